@@ -1,0 +1,12 @@
+//! Slipway's domain: validated names and references, the deployment state machine,
+//! configuration parsing and the derivation of container names and Traefik labels.
+//! Nothing here does IO, so every rule can be unit tested in isolation.
+
+pub mod config;
+pub mod labels;
+pub mod status;
+pub mod validate;
+
+pub use config::{Config, ConfigError};
+pub use status::{DeploymentStatus, Phase};
+pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

@@ -1,0 +1,176 @@
+//! Apps. Every query takes an `Owner` so that per-user scoping, when authentication
+//! lands, is a value passed in rather than a rewrite of each query.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::deployments::{self, DeploymentRow};
+
+/// Whose apps a query may see. `Any` is the operator's view (and, until users exist, everyone's).
+#[derive(Debug, Clone, Copy)]
+pub enum Owner {
+    Any,
+    User(Uuid),
+}
+
+impl Owner {
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Owner::Any => None,
+            Owner::User(id) => Some(id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppRow {
+    pub id: Uuid,
+    pub owner_id: Option<Uuid>,
+    pub name: String,
+    pub repo_url: String,
+    pub branch: Option<String>,
+    pub dockerfile: String,
+    pub port: Option<i32>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub name: String,
+    pub repo_url: String,
+    pub branch: Option<String>,
+    pub dockerfile: String,
+    pub port: Option<u16>,
+}
+
+/// Column list shared by every app query; a macro so that queries stay `&'static str`.
+macro_rules! app_columns {
+    () => {
+        "id, owner_id, name, repo_url, branch, dockerfile, port, created_at"
+    };
+}
+pub(crate) use app_columns;
+
+/// Creates the app and queues its first deployment in one transaction, so an app never
+/// exists without the deployment the user expects to see.
+pub async fn create(
+    pool: &PgPool,
+    owner: Owner,
+    app: &NewApp,
+) -> Result<(AppRow, DeploymentRow), StoreError> {
+    let mut tx = pool.begin().await?;
+    let row: AppRow = sqlx::query_as(concat!(
+        "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        app_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(owner.id())
+    .bind(&app.name)
+    .bind(&app.repo_url)
+    .bind(&app.branch)
+    .bind(&app.dockerfile)
+    .bind(app.port.map(i32::from))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| StoreError::from_unique(e, "apps_name_live", "name"))?;
+    let deployment = deployments::insert(&mut tx, row.id, row.branch.as_deref()).await?;
+    tx.commit().await?;
+    Ok((row, deployment))
+}
+
+pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<AppRow>, StoreError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        app_columns!(),
+        " FROM apps
+         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)
+         ORDER BY name"
+    ))
+    .bind(owner.id())
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Looks an app up by id or by name, as the API's `{app}` path segment allows both.
+pub async fn find(pool: &PgPool, owner: Owner, id_or_name: &str) -> Result<AppRow, StoreError> {
+    let id = Uuid::parse_str(id_or_name).ok();
+    sqlx::query_as(concat!(
+        "SELECT ",
+        app_columns!(),
+        " FROM apps
+         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)
+           AND (id = $2 OR name = $3)"
+    ))
+    .bind(owner.id())
+    .bind(id)
+    .bind(id_or_name)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<AppRow, StoreError> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        app_columns!(),
+        " FROM apps WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Marks the app deleted and cancels its unfinished deployments. The name is free again
+/// at once; the worker removes containers and images, then the row.
+pub async fn mark_deleted(
+    pool: &PgPool,
+    owner: Owner,
+    id_or_name: &str,
+) -> Result<AppRow, StoreError> {
+    let app = find(pool, owner, id_or_name).await?;
+    let mut tx = pool.begin().await?;
+    let updated =
+        sqlx::query("UPDATE apps SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL")
+            .bind(app.id)
+            .execute(&mut *tx)
+            .await?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    deployments::cancel_unfinished(&mut tx, app.id, "the app was deleted").await?;
+    tx.commit().await?;
+    Ok(app)
+}
+
+/// An app whose teardown a worker holds: the row stays locked until `finish_teardown`
+/// commits, so a second worker skips it and a crashed worker's teardown is retried.
+pub struct Teardown {
+    pub app: AppRow,
+    pub tx: Transaction<'static, Postgres>,
+}
+
+pub async fn claim_teardown(pool: &PgPool) -> Result<Option<Teardown>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let app: Option<AppRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        app_columns!(),
+        " FROM apps WHERE deleted_at IS NOT NULL
+         ORDER BY deleted_at LIMIT 1 FOR UPDATE SKIP LOCKED"
+    ))
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(app.map(|app| Teardown { app, tx }))
+}
+
+pub async fn finish_teardown(mut teardown: Teardown) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM apps WHERE id = $1")
+        .bind(teardown.app.id)
+        .execute(&mut *teardown.tx)
+        .await?;
+    teardown.tx.commit().await?;
+    Ok(())
+}

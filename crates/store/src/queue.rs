@@ -1,0 +1,367 @@
+//! The work queue: claiming deployments, holding and renewing leases, moving through the
+//! pipeline, and reclaiming work whose worker died. Every transition is guarded by the
+//! status and worker it expects, so a deployment that was cancelled or superseded under a
+//! worker can never be moved back into a live state by it.
+
+use std::time::Duration;
+
+use slipway_core::{DeploymentStatus, Phase};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::apps::AppRow;
+use crate::apps::app_columns;
+use crate::deployments::{DeploymentRow, deployment_columns, record_event};
+
+/// A claimed deployment together with the app it belongs to.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub deployment: DeploymentRow,
+    pub app: AppRow,
+}
+
+#[derive(Debug)]
+pub enum Claim {
+    Claimed(Box<Job>),
+    EmptyQueue,
+}
+
+fn lease_interval(lease: Duration) -> sqlx::postgres::types::PgInterval {
+    sqlx::postgres::types::PgInterval {
+        months: 0,
+        days: 0,
+        microseconds: i64::try_from(lease.as_micros()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Claims the oldest pending deployment with `FOR UPDATE SKIP LOCKED`, so concurrent
+/// workers never take the same one, and supersedes older unfinished deployments of the
+/// same app: their workers see it at the next lease renewal and stop.
+pub async fn claim(pool: &PgPool, worker_id: &str, lease: Duration) -> Result<Claim, StoreError> {
+    let mut tx = pool.begin().await?;
+    let claimed: Option<(Uuid, Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "UPDATE deployments d SET status = 'cloning', worker_id = $1,
+                lease_expires_at = now() + $2, attempts = d.attempts + 1,
+                started_at = coalesce(d.started_at, now())
+         WHERE d.id = (
+             SELECT q.id FROM deployments q JOIN apps a ON a.id = q.app_id
+             WHERE q.status = 'pending' AND a.deleted_at IS NULL
+             ORDER BY q.created_at, q.id
+             LIMIT 1 FOR UPDATE OF q SKIP LOCKED
+         )
+         RETURNING d.id, d.app_id, d.created_at",
+    )
+    .bind(worker_id)
+    .bind(lease_interval(lease))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, app_id, created_at)) = claimed else {
+        return Ok(Claim::EmptyQueue);
+    };
+    record_event(
+        &mut tx,
+        id,
+        DeploymentStatus::Cloning,
+        Some(concat!("claimed by {worker_id}")),
+    )
+    .await?;
+    sqlx::query(
+        "WITH older AS (
+             UPDATE deployments SET status = 'superseded', finished_at = now(),
+                    reason = 'superseded by deployment ' || $2::text || ' before it finished'
+             WHERE app_id = $1 AND id <> $2 AND created_at <= $3
+               AND status IN ('pending','cloning','building','testing','releasing')
+             RETURNING id
+         )
+         INSERT INTO deployment_events (deployment_id, status, message)
+         SELECT id, 'superseded', 'superseded by deployment ' || $2::text FROM older",
+    )
+    .bind(app_id)
+    .bind(id)
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await?;
+    let deployment: DeploymentRow = sqlx::query_as(concat!(
+        "SELECT ",
+        deployment_columns!(),
+        " FROM deployments d JOIN apps a ON a.id = d.app_id WHERE d.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let app: AppRow = sqlx::query_as(concat!(
+        "SELECT ",
+        app_columns!(),
+        " FROM apps WHERE id = $1"
+    ))
+    .bind(app_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Claim::Claimed(Box::new(Job { deployment, app })))
+}
+
+/// Extends the lease. `None` means the deployment is no longer this worker's (cancelled,
+/// superseded or reclaimed) and the worker must stop working on it.
+pub async fn renew(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+    lease: Duration,
+) -> Result<Option<DeploymentStatus>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "UPDATE deployments SET lease_expires_at = now() + $3
+         WHERE id = $1 AND worker_id = $2
+           AND status IN ('cloning','building','testing','releasing')
+         RETURNING status",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .bind(lease_interval(lease))
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Current status, for a worker that lost its lease and wants to say why.
+pub async fn status(pool: &PgPool, id: Uuid) -> Result<DeploymentStatus, StoreError> {
+    sqlx::query_scalar("SELECT status FROM deployments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Moves an in-flight deployment to its next phase. Returns false when the deployment
+/// is no longer in `from` under this worker.
+pub async fn advance(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+    from: DeploymentStatus,
+    to: DeploymentStatus,
+) -> Result<bool, StoreError> {
+    debug_assert!(from.can_become(to));
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE deployments SET status = $3 WHERE id = $1 AND worker_id = $2 AND status = $4",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .bind(to)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if moved {
+        record_event(&mut tx, id, to, None).await?;
+        tx.commit().await?;
+    }
+    Ok(moved)
+}
+
+pub async fn set_commit(
+    pool: &PgPool,
+    id: Uuid,
+    sha: &str,
+    message: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deployments SET commit_sha = $2, commit_message = $3 WHERE id = $1")
+        .bind(id)
+        .bind(sha)
+        .bind(message)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_image(pool: &PgPool, id: Uuid, image: &str, port: u16) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deployments SET image = $2, port = $3 WHERE id = $1")
+        .bind(id)
+        .bind(image)
+        .bind(i32::from(port))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub struct NewContainer<'a> {
+    pub name: &'a str,
+    pub container_id: &'a str,
+    pub process: &'a str,
+    pub ip: Option<&'a str>,
+    pub port: u16,
+    pub host_port: Option<u16>,
+}
+
+pub async fn record_container(
+    pool: &PgPool,
+    id: Uuid,
+    c: &NewContainer<'_>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deployment_containers (deployment_id, name, container_id, process, ip, port, host_port)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (deployment_id, name) DO UPDATE SET container_id = EXCLUDED.container_id,
+             ip = EXCLUDED.ip, port = EXCLUDED.port, host_port = EXCLUDED.host_port",
+    )
+    .bind(id)
+    .bind(c.name)
+    .bind(c.container_id)
+    .bind(c.process)
+    .bind(c.ip)
+    .bind(i32::from(c.port))
+    .bind(c.host_port.map(i32::from))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn forget_containers(pool: &PgPool, id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM deployment_containers WHERE deployment_id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Marks the release running and, in the same transaction, the app's previous running
+/// releases superseded. Returns those previous deployments so the worker can stop their
+/// containers, which it does only after this commit: the app is never without a release.
+pub async fn promote(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+) -> Result<Option<Vec<Uuid>>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let app_id: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE deployments SET status = 'running', finished_at = now(), lease_expires_at = NULL
+         WHERE id = $1 AND worker_id = $2 AND status = 'releasing' RETURNING app_id",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(app_id) = app_id else {
+        return Ok(None);
+    };
+    record_event(&mut tx, id, DeploymentStatus::Running, None).await?;
+    let previous: Vec<Uuid> = sqlx::query_scalar(
+        "WITH prev AS (
+             UPDATE deployments SET status = 'superseded',
+                    reason = 'replaced by deployment ' || $2::text
+             WHERE app_id = $1 AND id <> $2 AND status = 'running' RETURNING id
+         ), ev AS (
+             INSERT INTO deployment_events (deployment_id, status, message)
+             SELECT id, 'superseded', 'replaced by deployment ' || $2::text FROM prev
+         )
+         SELECT id FROM prev",
+    )
+    .bind(app_id)
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(previous))
+}
+
+/// Ends an in-flight deployment as failed or cancelled, keeping the phase and the reason.
+/// Returns false when it had already left this worker's hands.
+pub async fn finish(
+    pool: &PgPool,
+    id: Uuid,
+    worker_id: &str,
+    status: DeploymentStatus,
+    phase: Option<Phase>,
+    reason: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE deployments SET status = $3, failed_phase = $4, reason = $5, finished_at = now(),
+                lease_expires_at = NULL
+         WHERE id = $1 AND worker_id = $2 AND status IN ('cloning','building','testing','releasing')",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .bind(status)
+    .bind(phase.map(Phase::as_str))
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        record_event(&mut tx, id, status, Some(reason)).await?;
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+/// What happened to one deployment whose worker stopped renewing its lease.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Reclaimed {
+    pub id: Uuid,
+    pub lost_in: DeploymentStatus,
+    pub now: DeploymentStatus,
+    pub worker_id: Option<String>,
+}
+
+/// Reclaims deployments whose lease expired: requeued while attempts remain, otherwise
+/// failed with "worker lost" in the phase it was in. Nothing stays in flight forever.
+pub async fn reclaim_expired(
+    pool: &PgPool,
+    max_attempts: i32,
+) -> Result<Vec<Reclaimed>, StoreError> {
+    let mut tx = pool.begin().await?;
+    let reclaimed: Vec<Reclaimed> = sqlx::query_as(
+        "WITH expired AS (
+             SELECT id, status AS lost_in, worker_id FROM deployments
+             WHERE status IN ('cloning','building','testing','releasing') AND lease_expires_at < now()
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE deployments d SET
+             status = CASE WHEN d.attempts < $1 THEN 'pending'::deployment_status
+                           ELSE 'failed'::deployment_status END,
+             failed_phase = CASE WHEN d.attempts < $1 THEN NULL ELSE
+                 CASE e.lost_in WHEN 'cloning' THEN 'clone' WHEN 'building' THEN 'build'
+                                WHEN 'testing' THEN 'test' ELSE 'release' END END,
+             reason = CASE WHEN d.attempts < $1 THEN NULL ELSE
+                 'worker lost: ' || coalesce(e.worker_id, 'its worker') ||
+                 ' stopped renewing its lease while ' || e.lost_in::text ||
+                 ' (tried ' || d.attempts || ' times)' END,
+             finished_at = CASE WHEN d.attempts < $1 THEN NULL ELSE now() END,
+             worker_id = NULL, lease_expires_at = NULL
+         FROM expired e WHERE d.id = e.id
+         RETURNING d.id, e.lost_in, d.status AS now, e.worker_id",
+    )
+    .bind(max_attempts)
+    .fetch_all(&mut *tx)
+    .await?;
+    for r in &reclaimed {
+        let who = r.worker_id.as_deref().unwrap_or("its worker");
+        let message = if r.now == DeploymentStatus::Pending {
+            format!(
+                "worker lost: {who} stopped renewing its lease while {}; queued again",
+                r.lost_in
+            )
+        } else {
+            format!(
+                "worker lost: {who} stopped renewing its lease while {}; giving up",
+                r.lost_in
+            )
+        };
+        record_event(&mut tx, r.id, r.now, Some(&message)).await?;
+    }
+    tx.commit().await?;
+    Ok(reclaimed)
+}
+
+/// Pending deployments, for a queue-depth view.
+pub async fn depth(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM deployments WHERE status = 'pending'")
+            .fetch_one(pool)
+            .await?,
+    )
+}

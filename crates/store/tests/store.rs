@@ -1,0 +1,309 @@
+//! Store behaviour against a real Postgres (one fresh database per test, from DATABASE_URL).
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use slipway_core::{DeploymentStatus, Phase};
+use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::queue::{self, Claim};
+use slipway_store::{PgPool, StoreError, deployments, logs};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+fn new_app(name: &str) -> NewApp {
+    NewApp {
+        name: name.into(),
+        repo_url: "https://example.com/me/app.git".into(),
+        branch: None,
+        dockerfile: "Dockerfile".into(),
+        port: None,
+    }
+}
+
+async fn claim(pool: &PgPool, worker: &str, lease: Duration) -> Option<queue::Job> {
+    match queue::claim(pool, worker, lease).await.unwrap() {
+        Claim::Claimed(job) => Some(*job),
+        Claim::EmptyQueue => None,
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn status_enum_round_trips_through_postgres(pool: PgPool) {
+    for status in DeploymentStatus::ALL {
+        let back: DeploymentStatus = sqlx::query_scalar("SELECT $1::deployment_status")
+            .bind(status)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(back, status);
+        let text: String = sqlx::query_scalar("SELECT $1::deployment_status::text")
+            .bind(status)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(text, status.as_str());
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn creating_an_app_queues_its_first_deployment_and_names_are_unique(pool: PgPool) {
+    let (app, first) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    assert_eq!(first.status, DeploymentStatus::Pending);
+    assert_eq!(first.app_id, app.id);
+    let err = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { field: "name" }),
+        "{err:?}"
+    );
+    assert_eq!(
+        apps::find(&pool, Owner::Any, &app.id.to_string())
+            .await
+            .unwrap()
+            .name,
+        "hello"
+    );
+    assert_eq!(
+        apps::find(&pool, Owner::Any, "hello").await.unwrap().id,
+        app.id
+    );
+    let stranger = Owner::User(uuid::Uuid::now_v7());
+    assert!(matches!(
+        apps::find(&pool, stranger, "hello").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn concurrent_workers_never_claim_the_same_deployment(pool: PgPool) {
+    for i in 0..40 {
+        apps::create(&pool, Owner::Any, &new_app(&format!("app-{i}")))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let pool = pool.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(job) = claim(&pool, &format!("worker-{w}"), LEASE).await {
+                mine.push(job.deployment.id);
+            }
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            assert!(seen.insert(id), "deployment {id} was claimed twice");
+        }
+    }
+    assert_eq!(seen.len(), 40);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_newer_deployment_supersedes_queued_and_in_flight_ones(pool: PgPool) {
+    let (app, first) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    let job = claim(&pool, "w1", LEASE).await.unwrap();
+    assert_eq!(job.deployment.id, first.id);
+    let second = deployments::create(&pool, app.id, None).await.unwrap();
+    let third = deployments::create(&pool, app.id, Some("v2"))
+        .await
+        .unwrap();
+    // The second never started: superseded as soon as the third was queued.
+    assert_eq!(
+        deployments::get(&pool, second.id).await.unwrap().status,
+        DeploymentStatus::Superseded
+    );
+    let job3 = claim(&pool, "w2", LEASE).await.unwrap();
+    assert_eq!(job3.deployment.id, third.id);
+    assert_eq!(job3.deployment.git_ref.as_deref(), Some("v2"));
+    // The first was in flight: superseded at the third's claim, and its worker finds out.
+    assert_eq!(
+        deployments::get(&pool, first.id).await.unwrap().status,
+        DeploymentStatus::Superseded
+    );
+    assert_eq!(
+        queue::renew(&pool, first.id, "w1", LEASE).await.unwrap(),
+        None
+    );
+    assert!(
+        !queue::advance(
+            &pool,
+            first.id,
+            "w1",
+            DeploymentStatus::Cloning,
+            DeploymentStatus::Building
+        )
+        .await
+        .unwrap()
+    );
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_expired_lease_is_requeued_once_then_failed_as_worker_lost(pool: PgPool) {
+    let (_, first) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    let short = Duration::from_millis(50);
+    claim(&pool, "dead-1", short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let reclaimed = queue::reclaim_expired(&pool, 2).await.unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(reclaimed[0].lost_in, DeploymentStatus::Cloning);
+    assert_eq!(reclaimed[0].now, DeploymentStatus::Pending);
+
+    let job = claim(&pool, "dead-2", short).await.unwrap();
+    assert_eq!(job.deployment.id, first.id);
+    assert!(
+        queue::advance(
+            &pool,
+            first.id,
+            "dead-2",
+            DeploymentStatus::Cloning,
+            DeploymentStatus::Building
+        )
+        .await
+        .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    let reclaimed = queue::reclaim_expired(&pool, 2).await.unwrap();
+    assert_eq!(reclaimed[0].now, DeploymentStatus::Failed);
+    let row = deployments::get(&pool, first.id).await.unwrap();
+    assert_eq!(row.status, DeploymentStatus::Failed);
+    assert_eq!(row.failed_phase.as_deref(), Some("build"));
+    assert!(row.reason.unwrap().starts_with("worker lost"));
+    // The lost worker cannot resurrect it.
+    assert!(
+        !queue::finish(
+            &pool,
+            first.id,
+            "dead-2",
+            DeploymentStatus::Failed,
+            Some(Phase::Build),
+            "x"
+        )
+        .await
+        .unwrap()
+    );
+    // A healthy lease is left alone.
+    assert!(queue::reclaim_expired(&pool, 2).await.unwrap().is_empty());
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn promote_supersedes_the_previous_release(pool: PgPool) {
+    let (app, first) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    claim(&pool, "w", LEASE).await.unwrap();
+    queue::advance(
+        &pool,
+        first.id,
+        "w",
+        DeploymentStatus::Cloning,
+        DeploymentStatus::Releasing,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        queue::promote(&pool, first.id, "w").await.unwrap(),
+        Some(vec![])
+    );
+    let second = deployments::create(&pool, app.id, None).await.unwrap();
+    claim(&pool, "w", LEASE).await.unwrap();
+    // The running release is not touched by the claim: it keeps serving until promotion.
+    assert_eq!(
+        deployments::get(&pool, first.id).await.unwrap().status,
+        DeploymentStatus::Running
+    );
+    queue::advance(
+        &pool,
+        second.id,
+        "w",
+        DeploymentStatus::Cloning,
+        DeploymentStatus::Releasing,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        queue::promote(&pool, second.id, "w").await.unwrap(),
+        Some(vec![first.id])
+    );
+    assert_eq!(
+        deployments::get(&pool, first.id).await.unwrap().status,
+        DeploymentStatus::Superseded
+    );
+    let events = deployments::events(&pool, second.id).await.unwrap();
+    let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            DeploymentStatus::Pending,
+            DeploymentStatus::Cloning,
+            DeploymentStatus::Releasing,
+            DeploymentStatus::Running
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn log_lines_keep_their_order_and_page_by_seq(pool: PgPool) {
+    let (_, d) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    let lines: Vec<logs::NewLine> = (0..25)
+        .map(|i| logs::NewLine {
+            at: chrono::Utc::now(),
+            stream: "build",
+            line: format!("line {i}\0"),
+        })
+        .collect();
+    logs::append(&pool, d.id, &lines[..10]).await.unwrap();
+    logs::append(&pool, d.id, &lines[10..]).await.unwrap();
+    let first = logs::page(&pool, d.id, 0, 20).await.unwrap();
+    assert_eq!(first.len(), 20);
+    let rest = logs::page(&pool, d.id, first.last().unwrap().seq, 20)
+        .await
+        .unwrap();
+    let all: Vec<String> = first.iter().chain(&rest).map(|l| l.line.clone()).collect();
+    let expected: Vec<String> = (0..25).map(|i| format!("line {i}\u{FFFD}")).collect();
+    assert_eq!(all, expected);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn deleting_an_app_cancels_its_work_and_hands_teardown_to_one_worker(pool: PgPool) {
+    let (app, d) = apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+    apps::mark_deleted(&pool, Owner::Any, "hello")
+        .await
+        .unwrap();
+    let row = deployments::get(&pool, d.id).await.unwrap();
+    assert_eq!(row.status, DeploymentStatus::Cancelled);
+    assert!(matches!(
+        apps::find(&pool, Owner::Any, "hello").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(claim(&pool, "w", LEASE).await.is_none());
+    // The name is free again at once.
+    apps::create(&pool, Owner::Any, &new_app("hello"))
+        .await
+        .unwrap();
+
+    let held = apps::claim_teardown(&pool).await.unwrap().unwrap();
+    assert_eq!(held.app.id, app.id);
+    assert!(
+        apps::claim_teardown(&pool).await.unwrap().is_none(),
+        "a held teardown is skipped"
+    );
+    apps::finish_teardown(held).await.unwrap();
+    assert!(matches!(
+        apps::find_by_id(&pool, app.id).await,
+        Err(StoreError::NotFound)
+    ));
+}
