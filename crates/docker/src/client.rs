@@ -1,0 +1,49 @@
+//! Connecting to the Docker Engine.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+
+use crate::DockerError;
+
+/// A handle on one Docker Engine. Cheap to clone (the connection pool is shared).
+#[derive(Clone, Debug)]
+pub struct DockerClient {
+    pub(crate) docker: Docker,
+}
+
+impl DockerClient {
+    /// Connects and negotiates the API version.
+    ///
+    /// `None` uses the local defaults: `DOCKER_HOST` if set, else the unix socket
+    /// `/var/run/docker.sock`. `Some` takes `unix:///path` (or a bare `/path`),
+    /// `tcp://host:port` or `http://host:port`.
+    #[tracing::instrument(level = "debug")]
+    pub async fn connect(docker_host: Option<&str>) -> Result<Self, DockerError> {
+        let docker = match docker_host.map(str::trim) {
+            None | Some("") => Docker::connect_with_defaults(),
+            Some(path) if path.starts_with('/') => {
+                Docker::connect_with_host(&format!("unix://{path}"))
+            }
+            Some(host) => Docker::connect_with_host(host),
+        }?;
+        let docker = docker.negotiate_version().await?;
+        Ok(Self { docker })
+    }
+
+    /// Checks that the daemon answers.
+    pub async fn ping(&self) -> Result<(), DockerError> {
+        self.docker.ping().await?;
+        Ok(())
+    }
+}
+
+/// The `filters` query parameter for a list call: `label=key=value` for each pair (AND).
+pub(crate) fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    let mut filters = HashMap::new();
+    if !labels.is_empty() {
+        let values = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        filters.insert("label".to_owned(), values);
+    }
+    filters
+}

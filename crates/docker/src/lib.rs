@@ -1,0 +1,19 @@
+//! A narrow, typed wrapper over the Docker Engine API (bollard) for the engine:
+//! build images, run and stop containers, read their state and logs, manage the
+//! network. Knows nothing of Postgres or HTTP APIs.
+
+mod build;
+mod client;
+mod container;
+mod error;
+mod image;
+mod network;
+
+pub use build::{BuildRequest, BuiltImage};
+pub use client::DockerClient;
+pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
+pub use error::{BuildError, DockerError};
+pub use image::ImageSummary;
+
+/// Label set on every network this crate creates.
+pub const MANAGED_LABEL: &str = "slipway.managed";
