@@ -1,0 +1,36 @@
+//! slipway-worker: claims deployments from the queue and runs them on Docker.
+
+use anyhow::Context as _;
+use slipway_docker::DockerClient;
+use slipway_engine::{Context, Worker};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = slipway_service::load_config()?;
+    slipway_service::init_tracing(config.log_json);
+    let connections = u32::try_from(config.worker_concurrency * 2 + 4).unwrap_or(u32::MAX);
+    let pool = slipway_service::database(&config, connections).await?;
+    let docker = DockerClient::connect(config.docker_host.as_deref())
+        .await
+        .context("could not reach the Docker Engine (DOCKER_HOST)")?;
+    std::fs::create_dir_all(&config.work_dir).with_context(|| {
+        format!(
+            "could not create SLIPWAY_WORK_DIR {}",
+            config.work_dir.display()
+        )
+    })?;
+    let id = format!("{}-{}", hostname(), std::process::id());
+    let worker = Worker::new(Context::new(pool, docker, config), id);
+    worker
+        .run(slipway_service::shutdown_token())
+        .await
+        .context("worker stopped")
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".to_owned())
+}

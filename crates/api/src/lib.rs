@@ -1,0 +1,12 @@
+//! Slipway's REST API. It records intent in Postgres and reads the runtime only to
+//! report readiness; the worker does all building and running.
+
+mod error;
+mod extract;
+mod routes;
+mod state;
+mod views;
+
+pub use error::ApiError;
+pub use routes::router;
+pub use state::AppState;

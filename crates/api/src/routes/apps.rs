@@ -1,0 +1,106 @@
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use serde_json::json;
+use slipway_core::validate::parse_port;
+use slipway_core::{AppName, DockerfilePath, GitRef, RepoUrl};
+use slipway_store::apps::{self, NewApp, Owner};
+
+use crate::extract::JsonBody;
+use crate::views::{AppView, DeploymentView};
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    name: Option<String>,
+    repo_url: Option<String>,
+    branch: Option<String>,
+    dockerfile: Option<String>,
+    port: Option<i64>,
+}
+
+impl CreateApp {
+    fn validate(self, allow_local: bool) -> Result<NewApp, ApiError> {
+        let name = self
+            .name
+            .ok_or_else(|| ApiError::invalid("name", "name is required"))?;
+        let repo_url = self
+            .repo_url
+            .ok_or_else(|| ApiError::invalid("repo_url", "repo_url is required"))?;
+        Ok(NewApp {
+            name: AppName::parse(&name)?.to_string(),
+            repo_url: RepoUrl::parse(&repo_url, allow_local)?.as_str().to_owned(),
+            branch: self
+                .branch
+                .map(|b| GitRef::parse("branch", &b))
+                .transpose()?
+                .map(|b| b.as_str().to_owned()),
+            dockerfile: self
+                .dockerfile
+                .map(|d| DockerfilePath::parse(&d))
+                .transpose()?
+                .unwrap_or_default()
+                .as_str()
+                .to_owned(),
+            port: self.port.map(parse_port).transpose()?,
+        })
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<CreateApp>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = body.validate(state.config.allow_local_repos)?;
+    let (app, deployment) = apps::create(&state.pool, Owner::Any, &new)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
+    let location = format!("/api/v1/apps/{}", app.name);
+    let mut view = serde_json::to_value(AppView::new(app, &state.config))
+        .map_err(|e| ApiError::internal("serialize", e))?;
+    view["deployment"] = serde_json::to_value(DeploymentView::summary(deployment))
+        .map_err(|e| ApiError::internal("serialize", e))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    ))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let rows = apps::list(&state.pool, Owner::Any)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let views: Vec<AppView> = rows
+        .into_iter()
+        .map(|a| AppView::new(a, &state.config))
+        .collect();
+    Ok(Json(json!({ "apps": views })))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<AppView>, ApiError> {
+    let row = apps::find(&state.pool, Owner::Any, &app)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    Ok(Json(AppView::new(row, &state.config)))
+}
+
+/// The worker removes the app's containers and images within moments; the name is free
+/// for reuse as soon as this returns.
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let row = apps::mark_deleted(&state.pool, Owner::Any, &app)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    tracing::info!(app = %row.name, app_id = %row.id, "app deleted; teardown queued");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,159 @@
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use slipway_core::GitRef;
+use slipway_store::apps::{self, Owner};
+use slipway_store::{deployments, logs};
+use uuid::Uuid;
+
+use crate::extract::JsonBody;
+use crate::views::DeploymentView;
+use crate::{ApiError, AppState};
+
+const LIST_LIMIT: i64 = 100;
+const DEFAULT_LOG_LIMIT: i64 = 1000;
+const MAX_LOG_LIMIT: i64 = 10_000;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeployment {
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<CreateDeployment>,
+) -> Result<impl IntoResponse, ApiError> {
+    let git_ref = body.git_ref.map(|r| GitRef::parse("ref", &r)).transpose()?;
+    let app = apps::find(&state.pool, Owner::Any, &app)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let git_ref = git_ref.map(|r| r.as_str().to_owned()).or(app.branch);
+    let row = deployments::create(&state.pool, app.id, git_ref.as_deref())
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    tracing::info!(app = %app.name, deployment_id = %row.id, "deployment queued");
+    let location = format!("/api/v1/deployments/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(DeploymentView::summary(row)),
+    ))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let app = apps::find(&state.pool, Owner::Any, &app)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let rows = deployments::list_for_app(&state.pool, app.id, LIST_LIMIT)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let views: Vec<DeploymentView> = rows.into_iter().map(DeploymentView::summary).collect();
+    Ok(Json(json!({ "deployments": views })))
+}
+
+/// A malformed id cannot name a deployment, so it is a 404 like an unknown one.
+fn deployment_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("deployment"))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeploymentView>, ApiError> {
+    let id = deployment_id(&id)?;
+    let not_found = |e| ApiError::store("deployment", e);
+    let row = deployments::get(&state.pool, id).await.map_err(not_found)?;
+    let events = deployments::events(&state.pool, id)
+        .await
+        .map_err(not_found)?;
+    let containers = deployments::containers(&state.pool, id)
+        .await
+        .map_err(not_found)?;
+    Ok(Json(DeploymentView::detailed(row, &events, containers)))
+}
+
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = deployment_id(&id)?;
+    let after = number(&query, "after", 0, 0, i64::MAX)?;
+    let limit = number(&query, "limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)?;
+    let follow = match query.get("follow").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid("follow", "follow must be true or false")),
+    };
+    let text = match query.get("format").map(String::as_str) {
+        None | Some("json") => false,
+        Some("text") => true,
+        Some(_) => return Err(ApiError::invalid("format", "format must be json or text")),
+    };
+    if let Some(unknown) = query
+        .keys()
+        .find(|k| !matches!(k.as_str(), "after" | "limit" | "format" | "follow"))
+    {
+        return Err(ApiError::invalid(
+            unknown.clone(),
+            format!("unknown query parameter {unknown}"),
+        ));
+    }
+    // Distinguishes "no lines yet" from "no such deployment".
+    deployments::get(&state.pool, id)
+        .await
+        .map_err(|e| ApiError::store("deployment", e))?;
+    if follow {
+        return Ok(super::follow::stream(state.pool.clone(), id, after).into_response());
+    }
+    let lines = logs::page(&state.pool, id, after, limit)
+        .await
+        .map_err(|e| ApiError::store("deployment", e))?;
+    let next_after = lines.last().map_or(after, |l| l.seq);
+    if text {
+        let mut body = String::new();
+        for l in &lines {
+            body.push_str(&l.line);
+            body.push('\n');
+        }
+        let mut response = body.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert("x-next-after", HeaderValue::from(next_after));
+        return Ok(response);
+    }
+    Ok(Json(json!({ "lines": lines, "next_after": next_after })).into_response())
+}
+
+fn number(
+    query: &HashMap<String, String>,
+    field: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
+    let Some(raw) = query.get(field) else {
+        return Ok(default);
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::invalid(
+            field,
+            format!("{field} must be a whole number from {min} to {max}"),
+        )),
+    }
+}

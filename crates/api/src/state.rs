@@ -1,0 +1,30 @@
+use std::sync::Arc;
+
+use slipway_core::Config;
+use slipway_docker::DockerClient;
+use slipway_store::PgPool;
+use tokio::sync::OnceCell;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub config: Arc<Config>,
+    docker: Arc<OnceCell<DockerClient>>,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, config: Config) -> Self {
+        Self {
+            pool,
+            config: Arc::new(config),
+            docker: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Connects on first use, so the API starts (and reports not-ready) while Docker is down.
+    pub async fn docker(&self) -> Result<&DockerClient, slipway_docker::DockerError> {
+        self.docker
+            .get_or_try_init(|| DockerClient::connect(self.config.docker_host.as_deref()))
+            .await
+    }
+}

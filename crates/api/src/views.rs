@@ -1,0 +1,176 @@
+//! What the API returns: rows from the store shaped for users.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use slipway_core::{Config, DeploymentStatus};
+use slipway_store::apps::AppRow;
+use slipway_store::deployments::{ContainerRow, DeploymentRow, EventRow};
+use uuid::Uuid;
+
+#[derive(Serialize)]
+pub struct AppView {
+    pub id: Uuid,
+    pub name: String,
+    pub repo_url: String,
+    /// None: the repository's default branch.
+    pub branch: Option<String>,
+    pub dockerfile: String,
+    /// None: the image's single EXPOSEd port, else 80.
+    pub port: Option<i32>,
+    pub subdomain: String,
+    pub url: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AppView {
+    pub fn new(app: AppRow, config: &Config) -> Self {
+        Self {
+            url: config.url_for(&app.name),
+            subdomain: app.name.clone(),
+            id: app.id,
+            name: app.name,
+            repo_url: app.repo_url,
+            branch: app.branch,
+            dockerfile: app.dockerfile,
+            port: app.port,
+            created_at: app.created_at,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct DeploymentView {
+    pub id: Uuid,
+    pub app_id: Uuid,
+    pub app_name: String,
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub status: DeploymentStatus,
+    /// The phase that failed (clone, build, release), when status is failed.
+    pub phase: Option<String>,
+    pub reason: Option<String>,
+    pub commit_sha: Option<String>,
+    pub commit_message: Option<String>,
+    pub image: Option<String>,
+    pub port: Option<i32>,
+    pub attempts: i32,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Time from queueing to a worker picking it up.
+    pub pickup_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Vec<PhaseView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<ContainerView>>,
+}
+
+#[derive(Serialize)]
+pub struct PhaseView {
+    pub phase: &'static str,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ContainerView {
+    pub name: String,
+    pub process: String,
+    pub ip: Option<String>,
+    pub port: i32,
+    pub host_port: Option<i32>,
+}
+
+impl DeploymentView {
+    pub fn summary(d: DeploymentRow) -> Self {
+        Self {
+            pickup_ms: d.started_at.map(|s| (s - d.created_at).num_milliseconds()),
+            id: d.id,
+            app_id: d.app_id,
+            app_name: d.app_name,
+            git_ref: d.git_ref,
+            status: d.status,
+            phase: d.failed_phase,
+            reason: d.reason,
+            commit_sha: d.commit_sha,
+            commit_message: d.commit_message,
+            image: d.image,
+            port: d.port,
+            attempts: d.attempts,
+            created_at: d.created_at,
+            started_at: d.started_at,
+            finished_at: d.finished_at,
+            phases: None,
+            containers: None,
+        }
+    }
+
+    pub fn detailed(d: DeploymentRow, events: &[EventRow], containers: Vec<ContainerRow>) -> Self {
+        let mut view = Self::summary(d);
+        view.phases = Some(phases(events));
+        view.containers = Some(
+            containers
+                .into_iter()
+                .map(|c| ContainerView {
+                    name: c.name,
+                    process: c.process,
+                    ip: c.ip,
+                    port: c.port,
+                    host_port: c.host_port,
+                })
+                .collect(),
+        );
+        view
+    }
+}
+
+/// A phase lasts from the event that entered it to the next event, whatever that was.
+fn phases(events: &[EventRow]) -> Vec<PhaseView> {
+    events
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            let phase = e.status.phase()?.as_str();
+            let finished_at = events.get(i + 1).map(|next| next.at);
+            Some(PhaseView {
+                phase,
+                started_at: e.at,
+                finished_at,
+                duration_ms: finished_at.map(|f| (f - e.at).num_milliseconds()),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phases_are_measured_between_events() {
+        let t0 = Utc::now();
+        let at = |ms| t0 + chrono::Duration::milliseconds(ms);
+        let ev = |status, ms| EventRow {
+            status,
+            message: None,
+            at: at(ms),
+        };
+        let events = [
+            ev(DeploymentStatus::Pending, 0),
+            ev(DeploymentStatus::Cloning, 10),
+            ev(DeploymentStatus::Building, 110),
+            ev(DeploymentStatus::Releasing, 1110),
+        ];
+        let p = phases(&events);
+        let got: Vec<_> = p.iter().map(|p| (p.phase, p.duration_ms)).collect();
+        assert_eq!(
+            got,
+            [
+                ("clone", Some(100)),
+                ("build", Some(1000)),
+                ("release", None)
+            ]
+        );
+    }
+}

@@ -1,0 +1,482 @@
+//! The REST API against a real Postgres (and, for the end-to-end test, a real worker on
+//! the real Docker Engine), driven through the router without a network port.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use slipway_api::{AppState, router};
+use slipway_core::Config;
+use slipway_docker::DockerClient;
+use slipway_engine::{Context, Worker};
+use slipway_store::PgPool;
+use slipway_testkit::{TestRepo, web_app_files};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+fn config(allow_local: bool) -> Config {
+    let network = format!(
+        "slipway-test-{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut c = Config::for_tests("unused", &network, std::env::temp_dir());
+    c.allow_local_repos = allow_local;
+    c
+}
+
+fn app(pool: PgPool, config: Config) -> Router {
+    router(AppState::new(pool, config))
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (StatusCode, Value, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json, text)
+}
+
+fn assert_error(got: &(StatusCode, Value, String), status: StatusCode, field: Option<&str>) {
+    assert_eq!(got.0, status, "{}", got.2);
+    let error = &got.1["error"];
+    assert!(
+        error["code"].is_string() && error["message"].is_string(),
+        "{}",
+        got.2
+    );
+    assert_eq!(error["field"].as_str(), field, "{}", got.2);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
+    let api = app(pool, config(false));
+    let cases = [
+        (r#"{"repo_url":"https://example.com/a/b.git"}"#, "name"),
+        (
+            r#"{"name":"Hello","repo_url":"https://example.com/a/b.git"}"#,
+            "name",
+        ),
+        (
+            r#"{"name":"-x","repo_url":"https://example.com/a/b.git"}"#,
+            "name",
+        ),
+        (
+            &format!(
+                r#"{{"name":"{}","repo_url":"https://example.com/a/b.git"}}"#,
+                "a".repeat(64)
+            ),
+            "name",
+        ),
+        (r#"{"name":"ok"}"#, "repo_url"),
+        (
+            r#"{"name":"ok","repo_url":"ftp://example.com/a.git"}"#,
+            "repo_url",
+        ),
+        (r#"{"name":"ok","repo_url":"file:///tmp/repo"}"#, "repo_url"),
+        (r#"{"name":"ok","repo_url":"/tmp/repo"}"#, "repo_url"),
+        (r#"{"name":"ok","repo_url":42}"#, "repo_url"),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","dockerfile":"../Dockerfile"}"#,
+            "dockerfile",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","dockerfile":"/etc/passwd"}"#,
+            "dockerfile",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","port":0}"#,
+            "port",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","port":70000}"#,
+            "port",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","port":"80"}"#,
+            "port",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","branch":"a..b"}"#,
+            "branch",
+        ),
+        (
+            r#"{"name":"ok","repo_url":"https://example.com/a/b.git","colour":"blue"}"#,
+            "colour",
+        ),
+    ];
+    for (body, field) in cases {
+        let got = call(&api, "POST", "/api/v1/apps", Some(body)).await;
+        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+    let local = call(
+        &api,
+        "POST",
+        "/api/v1/apps",
+        Some(r#"{"name":"ok","repo_url":"file:///tmp/r"}"#),
+    )
+    .await;
+    assert!(
+        local.1["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("SLIPWAY_ALLOW_LOCAL_REPOS")
+    );
+    assert_error(
+        &call(&api, "POST", "/api/v1/apps", Some("{not json")).await,
+        StatusCode::BAD_REQUEST,
+        None,
+    );
+    assert_error(
+        &call(&api, "POST", "/api/v1/apps", Some("[1,2]")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        None,
+    );
+    let huge = format!(
+        r#"{{"name":"ok","repo_url":"https://example.com/{}"}}"#,
+        "a".repeat(200_000)
+    );
+    assert_error(
+        &call(&api, "POST", "/api/v1/apps", Some(&huge)).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        None,
+    );
+    // Nothing was created by any of these.
+    assert_eq!(
+        call(&api, "GET", "/api/v1/apps", None).await.1,
+        json!({"apps": []})
+    );
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
+    let api = app(pool, config(false));
+    let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git","port":3000}"#;
+    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(created["name"], "hello");
+    assert_eq!(created["subdomain"], "hello");
+    assert_eq!(created["url"], "http://hello.localhost");
+    assert_eq!(created["branch"], Value::Null);
+    assert_eq!(created["dockerfile"], "Dockerfile");
+    assert_eq!(created["port"], 3000);
+    assert_eq!(created["deployment"]["status"], "pending");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    assert_error(
+        &call(&api, "POST", "/api/v1/apps", Some(body)).await,
+        StatusCode::CONFLICT,
+        Some("name"),
+    );
+    assert_eq!(
+        call(&api, "GET", "/api/v1/apps", None).await.1["apps"][0]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        call(&api, "GET", "/api/v1/apps/hello", None).await.1["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        call(&api, "GET", &format!("/api/v1/apps/{id}"), None)
+            .await
+            .1["name"],
+        "hello"
+    );
+
+    let deps = call(&api, "GET", "/api/v1/apps/hello/deployments", None)
+        .await
+        .1;
+    assert_eq!(deps["deployments"].as_array().unwrap().len(), 1);
+    let (status, redeploy, text) = call(
+        &api,
+        "POST",
+        "/api/v1/apps/hello/deployments",
+        Some(r#"{"ref":"v1.2"}"#),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(redeploy["ref"], "v1.2");
+    let deps = call(&api, "GET", "/api/v1/apps/hello/deployments", None)
+        .await
+        .1;
+    assert_eq!(deps["deployments"][0]["id"], redeploy["id"], "newest first");
+    assert_eq!(
+        deps["deployments"][1]["status"], "superseded",
+        "the unstarted one gave way"
+    );
+    // An empty body redeploys the app's branch.
+    assert_eq!(
+        call(&api, "POST", "/api/v1/apps/hello/deployments", None)
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_error(
+        &call(
+            &api,
+            "POST",
+            "/api/v1/apps/hello/deployments",
+            Some(r#"{"ref":"-rf"}"#),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("ref"),
+    );
+
+    assert_eq!(
+        call(&api, "DELETE", "/api/v1/apps/hello", None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_error(
+        &call(&api, "GET", "/api/v1/apps/hello", None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    assert_error(
+        &call(&api, "DELETE", "/api/v1/apps/hello", None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    let deployment = call(
+        &api,
+        "GET",
+        &format!("/api/v1/deployments/{}", redeploy["id"].as_str().unwrap()),
+        None,
+    )
+    .await
+    .1;
+    assert_eq!(deployment["status"], "superseded");
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn unknown_things_are_404s_in_json(pool: PgPool) {
+    let api = app(pool, config(false));
+    let missing = Uuid::now_v7();
+    for path in [
+        "/api/v1/apps/nope".to_owned(),
+        "/api/v1/apps/nope/deployments".to_owned(),
+        format!("/api/v1/deployments/{missing}"),
+        format!("/api/v1/deployments/{missing}/logs"),
+        "/api/v1/deployments/not-a-uuid".to_owned(),
+        "/api/v1/nothing-here".to_owned(),
+    ] {
+        assert_error(
+            &call(&api, "GET", &path, None).await,
+            StatusCode::NOT_FOUND,
+            None,
+        );
+    }
+    assert_error(
+        &call(&api, "POST", "/api/v1/apps/nope/deployments", None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+    assert_error(
+        &call(&api, "PUT", "/api/v1/apps", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        None,
+    );
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn health_and_readiness(pool: PgPool) {
+    let api = app(pool.clone(), config(false));
+    assert_eq!(call(&api, "GET", "/health", None).await.0, StatusCode::OK);
+    let (status, body, _) = call(&api, "GET", "/ready", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["docker"], "ok");
+
+    let mut no_docker = config(false);
+    no_docker.docker_host = Some("unix:///nonexistent/docker.sock".into());
+    let api = app(pool, no_docker);
+    let (status, body, _) = call(&api, "GET", "/ready", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_ne!(body["checks"]["docker"], "ok");
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn logs_query_parameters_are_validated(pool: PgPool) {
+    let api = app(pool, config(false));
+    let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git"}"#;
+    let created = call(&api, "POST", "/api/v1/apps", Some(body)).await.1;
+    let id = created["deployment"]["id"].as_str().unwrap().to_owned();
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=x", "limit"),
+        ("after=-1", "after"),
+        ("format=xml", "format"),
+        ("colour=1", "colour"),
+    ] {
+        let got = call(
+            &api,
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?{query}"),
+            None,
+        )
+        .await;
+        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+    let empty = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
+        .await
+        .1;
+    assert_eq!(empty, json!({"lines": [], "next_after": 0}));
+}
+
+/// What a user does: POST the app, wait, and find it serving, with its build in the logs.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn post_to_serving_through_the_api(pool: PgPool) {
+    let config = config(true);
+    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
+    let work = tempfile::tempdir().unwrap();
+    let mut worker_config = config.clone();
+    worker_config.work_dir = work.path().to_path_buf();
+    let worker = Worker::new(
+        Context::new(pool.clone(), docker.clone(), worker_config),
+        "api-test",
+    );
+    let stop = CancellationToken::new();
+    let worker_task = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(stop).await }
+    });
+    let api = app(pool, config.clone());
+
+    let repo = TestRepo::with_files(web_app_files("served through the api"));
+    let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let body = json!({"name": name, "repo_url": repo.url()}).to_string();
+    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(&body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    let id = created["deployment"]["id"].as_str().unwrap().to_owned();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deployment = loop {
+        let d = call(&api, "GET", &format!("/api/v1/deployments/{id}"), None)
+            .await
+            .1;
+        if !["pending", "cloning", "building", "testing", "releasing"]
+            .contains(&d["status"].as_str().unwrap())
+        {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {} after 120s",
+            d["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(deployment["status"], "running", "{deployment}");
+    assert_eq!(deployment["commit_sha"], repo.head().as_str());
+    let phases: Vec<&str> = deployment["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["clone", "build", "release"]);
+    assert!(deployment["phases"][1]["duration_ms"].as_i64().unwrap() >= 0);
+    assert!(deployment["pickup_ms"].as_i64().unwrap() >= 0);
+    let container = &deployment["containers"][0];
+    assert_eq!(container["name"], format!("{name}-{id}"));
+    let url = format!(
+        "http://{}:{}/",
+        container["ip"].as_str().unwrap(),
+        container["port"]
+    );
+    let page = slipway_testkit::http_get(&url).await.unwrap();
+    assert!(page.contains("served through the api"));
+
+    let logs = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
+        .await
+        .1;
+    let lines = logs["lines"].as_array().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["stream"] == "build" && l["line"].as_str().unwrap().starts_with("Step 1/"))
+    );
+    let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "lines are in order");
+    assert_eq!(logs["next_after"], *seqs.last().unwrap());
+    // Paging picks up exactly where the previous page ended.
+    let first_two = call(
+        &api,
+        "GET",
+        &format!("/api/v1/deployments/{id}/logs?limit=2"),
+        None,
+    )
+    .await
+    .1;
+    let after = first_two["next_after"].as_i64().unwrap();
+    assert_eq!(after, seqs[1]);
+    let rest = call(
+        &api,
+        "GET",
+        &format!("/api/v1/deployments/{id}/logs?after={after}"),
+        None,
+    )
+    .await
+    .1;
+    assert_eq!(rest["lines"][0]["seq"], seqs[2]);
+    let (status, _, text) = call(
+        &api,
+        "GET",
+        &format!("/api/v1/deployments/{id}/logs?format=text"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(text.lines().any(|l| l.starts_with("Step 1/")), "{text}");
+    // Following a finished deployment replays its lines as events, then ends.
+    let (status, _, sse) = call(
+        &api,
+        "GET",
+        &format!("/api/v1/deployments/{id}/logs?follow=true"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sse.matches("event: line").count(), seqs.len(), "{sse}");
+    assert!(
+        sse.trim_end().ends_with("data: deployment finished"),
+        "{sse}"
+    );
+
+    assert_eq!(
+        call(&api, "DELETE", &format!("/api/v1/apps/{name}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !docker
+        .list_containers(&[("slipway.app", name.as_str())])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "containers still present 30s after DELETE"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker_task.await.unwrap().unwrap();
+    let _ = docker.remove_network(&config.network).await;
+}

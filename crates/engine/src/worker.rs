@@ -1,0 +1,152 @@
+//! The worker loop: wakes on NOTIFY (or the poll interval), claims deployments up to
+//! its concurrency, reclaims expired leases, and tears deleted apps down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use slipway_core::Config;
+use slipway_docker::DockerClient;
+use slipway_store::queue::{self, Claim};
+use slipway_store::{PgPool, QUEUE_CHANNEL, apps};
+use sqlx::postgres::PgListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::{pipeline, teardown};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("Docker Engine: {0}")]
+    Docker(#[from] slipway_docker::DockerError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// What every pipeline run needs, shared by all of a worker's tasks.
+pub struct Context {
+    pub pool: PgPool,
+    pub docker: DockerClient,
+    pub config: Config,
+    pub http: reqwest::Client,
+}
+
+impl Context {
+    pub fn new(pool: PgPool, docker: DockerClient, config: Config) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            pool,
+            docker,
+            config,
+            http,
+        }
+    }
+}
+
+pub struct Worker {
+    ctx: Arc<Context>,
+    id: String,
+}
+
+impl Worker {
+    pub fn new(ctx: Context, id: impl Into<String>) -> Self {
+        Self {
+            ctx: Arc::new(ctx),
+            id: id.into(),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Runs until `shutdown` fires, then waits for in-flight deployments to finish.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
+        let ctx = &self.ctx;
+        ctx.docker.ensure_network(&ctx.config.network).await?;
+        let mut listener = PgListener::connect_with(&ctx.pool).await?;
+        listener.listen(QUEUE_CHANNEL).await?;
+        let slots = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
+        let slot_freed = Arc::new(Notify::new());
+        let tasks = TaskTracker::new();
+        let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
+        tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
+        loop {
+            self.fill_slots(&slots, &slot_freed, &tasks).await;
+            self.start_teardown(&tasks).await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                notification = listener.recv() => {
+                    if let Err(e) = notification {
+                        // PgListener reconnects on the next recv; the poll covers the gap.
+                        tracing::warn!(error = %e, "lost the queue listener; reconnecting");
+                        tokio::time::sleep(ctx.config.poll_interval).await;
+                    }
+                }
+                _ = slot_freed.notified() => {}
+                _ = tokio::time::sleep(ctx.config.poll_interval) => {}
+                _ = reclaim.tick() => self.reclaim().await,
+            }
+        }
+        tracing::info!(
+            running = tasks.len(),
+            "worker stopping; waiting for running deployments"
+        );
+        tasks.close();
+        tasks.wait().await;
+        Ok(())
+    }
+
+    async fn fill_slots(
+        &self,
+        slots: &Arc<Semaphore>,
+        slot_freed: &Arc<Notify>,
+        tasks: &TaskTracker,
+    ) {
+        while let Ok(permit) = slots.clone().try_acquire_owned() {
+            match queue::claim(&self.ctx.pool, &self.id, self.ctx.config.lease_duration).await {
+                Ok(Claim::Claimed(job)) => {
+                    let (ctx, id, freed) = (self.ctx.clone(), self.id.clone(), slot_freed.clone());
+                    tasks.spawn(async move {
+                        pipeline::run(&ctx, &id, *job).await;
+                        drop(permit);
+                        freed.notify_one();
+                    });
+                }
+                Ok(Claim::EmptyQueue) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim work");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn start_teardown(&self, tasks: &TaskTracker) {
+        match apps::claim_teardown(&self.ctx.pool).await {
+            Ok(Some(held)) => {
+                let ctx = self.ctx.clone();
+                tasks.spawn(async move { teardown::run(&ctx, held).await });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look for deleted apps"),
+        }
+    }
+
+    /// Public so tests (and an operator's one-off run) can trigger it without waiting.
+    pub async fn reclaim(&self) {
+        match queue::reclaim_expired(&self.ctx.pool, self.ctx.config.max_attempts).await {
+            Ok(reclaimed) => {
+                for r in reclaimed {
+                    tracing::warn!(deployment_id = %r.id, lost_in = %r.lost_in, now = %r.now, "reclaimed a deployment whose worker was lost");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not reclaim expired leases"),
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! The pipeline end to end on the real Docker Engine and a real Postgres: fixture git
+//! repositories built `FROM scratch` with a static busybox serving HTTP.
+
+use std::time::Duration;
+
+use slipway_core::{Config, DeploymentStatus};
+use slipway_docker::DockerClient;
+use slipway_engine::{Context, Worker};
+use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::deployments::{self, DeploymentRow};
+use slipway_store::queue::{self, Claim};
+use slipway_store::{PgPool, logs};
+use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const NEVER_LISTENS: &str =
+    "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\",\"sleep\",\"3600\"]\n";
+
+struct Env {
+    pool: PgPool,
+    docker: DockerClient,
+    config: Config,
+    apps: Vec<String>,
+    workers: Vec<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    _work: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new(pool: PgPool) -> Self {
+        Self::with(pool, |_| {}).await
+    }
+
+    async fn with(pool: PgPool, tweak: impl FnOnce(&mut Config)) -> Self {
+        let docker = slipway_testkit::docker(DockerClient::connect(None).await);
+        let work = tempfile::tempdir().unwrap();
+        let network = format!(
+            "slipway-test-{}",
+            &Uuid::new_v4().simple().to_string()[..12]
+        );
+        let mut config = Config::for_tests("unused", &network, work.path().to_path_buf());
+        tweak(&mut config);
+        Self {
+            pool,
+            docker,
+            config,
+            apps: Vec::new(),
+            workers: Vec::new(),
+            _work: work,
+        }
+    }
+
+    fn start_worker(&mut self, id: &str) {
+        let ctx = Context::new(self.pool.clone(), self.docker.clone(), self.config.clone());
+        let worker = Worker::new(ctx, id);
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { worker.run(token).await.expect("worker failed") });
+        self.workers.push((stop, handle));
+    }
+
+    async fn create_app(
+        &mut self,
+        repo: &TestRepo,
+        port: Option<u16>,
+    ) -> (apps::AppRow, DeploymentRow) {
+        let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
+        self.apps.push(name.clone());
+        let new = NewApp {
+            name,
+            repo_url: repo.url(),
+            branch: None,
+            dockerfile: "Dockerfile".into(),
+            port,
+        };
+        apps::create(&self.pool, Owner::Any, &new).await.unwrap()
+    }
+
+    async fn wait_finished(&self, id: Uuid) -> DeploymentRow {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let row = deployments::get(&self.pool, id).await.unwrap();
+            if !row.status.is_unfinished() {
+                return row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deployment {id} still {} after 120s",
+                row.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_running(&self, id: Uuid) -> DeploymentRow {
+        let row = self.wait_finished(id).await;
+        assert_eq!(
+            row.status,
+            DeploymentStatus::Running,
+            "{:?}\n{}",
+            row.reason,
+            self.log_text(id).await
+        );
+        row
+    }
+
+    async fn page(&self, id: Uuid) -> String {
+        let containers = deployments::containers(&self.pool, id).await.unwrap();
+        assert_eq!(containers.len(), 1, "one web container expected");
+        let ip = containers[0].ip.clone().expect("container has an address");
+        slipway_testkit::http_get(&format!("http://{ip}:{}/", containers[0].port))
+            .await
+            .expect("page answers")
+    }
+
+    async fn log_text(&self, id: Uuid) -> String {
+        let lines = logs::page(&self.pool, id, 0, 100_000).await.unwrap();
+        lines
+            .iter()
+            .map(|l| format!("[{}] {}\n", l.stream, l.line))
+            .collect()
+    }
+
+    async fn running_containers(&self, app: &str) -> Vec<String> {
+        let list = self
+            .docker
+            .list_containers(&[("slipway.app", app)])
+            .await
+            .unwrap();
+        list.into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| c.name)
+            .collect()
+    }
+
+    async fn teardown(self) {
+        for (stop, handle) in self.workers {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+        for app in &self.apps {
+            for c in self
+                .docker
+                .list_containers(&[("slipway.app", app)])
+                .await
+                .unwrap_or_default()
+            {
+                let _ = self.docker.stop_and_remove(&c.id, Duration::ZERO).await;
+            }
+            for i in self
+                .docker
+                .list_images(&[("slipway.app", app)])
+                .await
+                .unwrap_or_default()
+            {
+                let _ = self.docker.remove_image(&i.id).await;
+            }
+        }
+        let _ = self.docker.remove_network(&self.config.network).await;
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("hello from slipway"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(
+        done.status,
+        DeploymentStatus::Running,
+        "{:?}\n{}",
+        done.reason,
+        env.log_text(first.id).await
+    );
+    assert_eq!(done.commit_sha.as_deref(), Some(repo.head().as_str()));
+    assert_eq!(done.commit_message.as_deref(), Some("initial"));
+    assert_eq!(
+        done.image.as_deref(),
+        Some(format!("slipway-{}:{}", app.name, first.id).as_str())
+    );
+    assert_eq!(done.port, Some(80), "no EXPOSE and no port: 80");
+    assert!(env.page(first.id).await.contains("hello from slipway"));
+    let log = env.log_text(first.id).await;
+    assert!(
+        log.contains("[build] Step 1/"),
+        "build output is in the log:\n{log}"
+    );
+    assert!(log.contains("[git] "), "git progress is in the log:\n{log}");
+    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
+    use DeploymentStatus::*;
+    assert_eq!(statuses, [Pending, Cloning, Building, Releasing, Running]);
+    let name = format!("{}-{}", app.name, first.id);
+    assert_eq!(env.running_containers(&app.name).await, [name]);
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_broken_dockerfile_fails_in_build_with_the_builders_words(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let broken = "FROM scratch\nCOPY no-such-file /x\n";
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("x", broken));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("build"));
+    let reason = done.reason.unwrap();
+    assert!(reason.contains("no-such-file"), "{reason}");
+    assert!(env.log_text(first.id).await.contains("no-such-file"));
+    assert!(env.running_containers(&app.name).await.is_empty());
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_unknown_repository_fails_in_clone(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    env.start_worker("w1");
+    let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let url = format!("file:///nonexistent/{name}.git");
+    let new = NewApp {
+        name: name.clone(),
+        repo_url: url.clone(),
+        branch: None,
+        dockerfile: "Dockerfile".into(),
+        port: None,
+    };
+    env.apps.push(name);
+    let (_, first) = apps::create(&env.pool, Owner::Any, &new).await.unwrap();
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    assert!(done.reason.unwrap().contains(&url));
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_container_that_never_answers_fails_in_release_and_the_previous_release_keeps_serving(
+    pool: PgPool,
+) {
+    let mut env = Env::with(pool, |c| c.release_timeout = Duration::from_secs(4)).await;
+    let repo = TestRepo::with_files(web_app_files("version one"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    env.wait_running(first.id).await;
+
+    repo.commit("never listens", &[("Dockerfile", NEVER_LISTENS.as_bytes())]);
+    let second = deployments::create(&env.pool, app.id, None).await.unwrap();
+    let done = env.wait_finished(second.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("release"));
+    let reason = done.reason.unwrap();
+    assert!(
+        reason.contains("did not answer HTTP on port 80"),
+        "{reason}"
+    );
+    // The previous release is untouched and still serving; the failed one is gone.
+    assert_eq!(
+        deployments::get(&env.pool, first.id).await.unwrap().status,
+        DeploymentStatus::Running
+    );
+    assert!(env.page(first.id).await.contains("version one"));
+    let first_name = format!("{}-{}", app.name, first.id);
+    assert_eq!(env.running_containers(&app.name).await, [first_name]);
+    assert!(
+        deployments::containers(&env.pool, second.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn redeploying_replaces_the_content_and_removes_the_old_container(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("version one"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, Some(80)).await;
+    env.wait_running(first.id).await;
+
+    let sha = repo.commit(
+        "second version",
+        &[("www/index.html", b"version two".as_slice())],
+    );
+    let second = deployments::create(&env.pool, app.id, None).await.unwrap();
+    let done = env.wait_finished(second.id).await;
+    assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
+    assert_eq!(done.commit_sha.as_deref(), Some(sha.as_str()));
+    assert!(env.page(second.id).await.contains("version two"));
+    let old = deployments::get(&env.pool, first.id).await.unwrap();
+    assert_eq!(old.status, DeploymentStatus::Superseded);
+    // The old release is retired right after the new one is promoted.
+    let expected = [format!("{}-{}", app.name, second.id)];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let containers = loop {
+        let names: Vec<String> = env
+            .docker
+            .list_containers(&[("slipway.app", app.name.as_str())])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        if names == expected || tokio::time::Instant::now() > deadline {
+            break names;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        deployments::containers(&env.pool, first.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(containers, expected, "the old container is removed");
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn two_workers_share_the_queue_without_taking_the_same_deployment(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("shared"));
+    env.start_worker("w1");
+    env.start_worker("w2");
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(env.create_app(&repo, None).await.1.id);
+    }
+    for id in ids {
+        let done = env.wait_finished(id).await;
+        assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
+        assert_eq!(done.attempts, 1);
+        let claims: Vec<_> = deployments::events(&env.pool, id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.status == DeploymentStatus::Cloning)
+            .collect();
+        assert_eq!(claims.len(), 1, "claimed exactly once");
+    }
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_deployment_whose_worker_died_is_reclaimed_and_finished_by_another(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.lease_duration = Duration::from_secs(1)).await;
+    let repo = TestRepo::with_files(web_app_files("reclaimed"));
+    let (_, first) = env.create_app(&repo, None).await;
+    // A worker claims it and dies without a word: its lease simply stops being renewed.
+    let Claim::Claimed(job) = queue::claim(&env.pool, "doomed", Duration::from_millis(200))
+        .await
+        .unwrap()
+    else {
+        panic!("nothing to claim");
+    };
+    assert_eq!(job.deployment.id, first.id);
+    env.start_worker("rescuer");
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
+    assert_eq!(done.attempts, 2);
+    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    assert!(events.iter().any(|e| {
+        e.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("worker lost: doomed"))
+    }));
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("doomed"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    env.wait_running(first.id).await;
+    apps::mark_deleted(&env.pool, Owner::Any, &app.name)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while apps::find_by_id(&env.pool, app.id).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "app row still present after 30s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let label = [("slipway.app", app.name.as_str())];
+    assert!(env.docker.list_containers(&label).await.unwrap().is_empty());
+    assert!(env.docker.list_images(&label).await.unwrap().is_empty());
+    env.teardown().await;
+}

@@ -1,0 +1,198 @@
+//! The Docker build context, written straight from a commit's tree into a tar stream.
+//! Entries carry fixed metadata (mtime 0, uid 0) so the same commit always yields the
+//! same bytes and Docker's layer cache hits on a redeploy.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use git2::{ObjectType, Repository, Tree};
+
+use crate::SourceError;
+use crate::dockerignore::DockerIgnore;
+use crate::fetch::Fetched;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContextSummary {
+    pub files: u64,
+    pub bytes: u64,
+    pub ignored: u64,
+    pub skipped_symlinks: Vec<String>,
+}
+
+const MODE_EXECUTABLE: i32 = 0o100755;
+const MODE_SYMLINK: i32 = 0o120000;
+const MODE_GITLINK: i32 = 0o160000;
+
+/// Writes the context of `fetched`'s commit to `out` as a complete tar archive.
+pub fn write_context<W: Write>(
+    fetched: &Fetched,
+    dockerfile: &str,
+    out: W,
+    cancel: &AtomicBool,
+    log: &mut dyn FnMut(String),
+) -> Result<ContextSummary, SourceError> {
+    let repo = Repository::open_bare(&fetched.git_dir)?;
+    let commit = repo.find_commit(git2::Oid::from_str(&fetched.commit_sha)?)?;
+    let tree = commit.tree()?;
+    let short = fetched
+        .commit_sha
+        .get(..7)
+        .unwrap_or(&fetched.commit_sha)
+        .to_owned();
+    let is_regular_file = tree
+        .get_path(std::path::Path::new(dockerfile))
+        .is_ok_and(|e| e.kind() == Some(ObjectType::Blob) && e.filemode() != MODE_SYMLINK);
+    if !is_regular_file {
+        return Err(SourceError::DockerfileMissing {
+            path: dockerfile.to_owned(),
+            commit: short,
+        });
+    }
+    let ignore = match tree.get_name(".dockerignore") {
+        Some(entry) => {
+            let blob = entry.to_object(&repo)?.peel_to_blob()?;
+            DockerIgnore::parse(&String::from_utf8_lossy(blob.content()))?
+        }
+        None => DockerIgnore::default(),
+    };
+    let mut writer = ContextWriter {
+        repo: &repo,
+        tar: tar::Builder::new(out),
+        ignore,
+        dockerfile,
+        cancel,
+        log,
+        summary: ContextSummary::default(),
+    };
+    writer.walk(&tree, "")?;
+    writer.tar.into_inner()?.flush()?;
+    Ok(writer.summary)
+}
+
+struct ContextWriter<'a, W: Write> {
+    repo: &'a Repository,
+    tar: tar::Builder<W>,
+    ignore: DockerIgnore,
+    dockerfile: &'a str,
+    cancel: &'a AtomicBool,
+    log: &'a mut dyn FnMut(String),
+    summary: ContextSummary,
+}
+
+impl<W: Write> ContextWriter<'_, W> {
+    fn walk(&mut self, tree: &Tree<'_>, prefix: &str) -> Result<(), SourceError> {
+        for entry in tree.iter() {
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(SourceError::Cancelled);
+            }
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            let path = format!("{prefix}{name}");
+            let mode = entry.filemode();
+            if mode == MODE_GITLINK {
+                (self.log)(format!(
+                    "skipping submodule {path}: submodules are not fetched"
+                ));
+                continue;
+            }
+            if entry.kind() == Some(ObjectType::Tree) {
+                // An ignored directory can still hold re-included files ("!dir/keep").
+                if self.ignore.is_ignored(&path) && !self.ignore.has_exceptions() {
+                    self.summary.ignored += 1;
+                    continue;
+                }
+                let subtree = entry.to_object(self.repo)?.peel_to_tree()?;
+                self.walk(&subtree, &format!("{path}/"))?;
+                continue;
+            }
+            let always = path == self.dockerfile || path == ".dockerignore";
+            if !always && self.ignore.is_ignored(&path) {
+                self.summary.ignored += 1;
+                continue;
+            }
+            let blob = entry.to_object(self.repo)?.peel_to_blob()?;
+            if mode == MODE_SYMLINK {
+                self.symlink(&path, blob.content())?;
+            } else {
+                self.file(&path, blob.content(), mode == MODE_EXECUTABLE)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, path: &str, data: &[u8], executable: bool) -> Result<(), SourceError> {
+        let mut header = header(
+            tar::EntryType::Regular,
+            if executable { 0o755 } else { 0o644 },
+        );
+        header.set_size(data.len() as u64);
+        self.tar.append_data(&mut header, path, data)?;
+        self.summary.files += 1;
+        self.summary.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    fn symlink(&mut self, path: &str, target: &[u8]) -> Result<(), SourceError> {
+        let target = String::from_utf8_lossy(target).into_owned();
+        if !stays_inside(path, &target) {
+            (self.log)(format!(
+                "skipping symlink {path} -> {target}: it points outside the repository"
+            ));
+            self.summary.skipped_symlinks.push(path.to_owned());
+            return Ok(());
+        }
+        let mut header = header(tar::EntryType::Symlink, 0o777);
+        header.set_size(0);
+        self.tar.append_link(&mut header, path, &target)?;
+        self.summary.files += 1;
+        Ok(())
+    }
+}
+
+fn header(kind: tar::EntryType, mode: u32) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_mtime(0);
+    header.set_uid(0);
+    header.set_gid(0);
+    header
+}
+
+/// Whether a symlink at `path` pointing to `target` resolves, lexically, inside the
+/// repository. Absolute targets never do.
+fn stays_inside(path: &str, target: &str) -> bool {
+    if target.starts_with('/') || target.is_empty() {
+        return false;
+    }
+    let mut depth: Vec<&str> = path.split('/').collect();
+    depth.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if depth.pop().is_none() {
+                    return false;
+                }
+            }
+            other => depth.push(other),
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stays_inside;
+
+    #[test]
+    fn symlink_targets() {
+        assert!(stays_inside("a/link", "b"));
+        assert!(stays_inside("a/link", "../c"));
+        assert!(stays_inside("a/b/link", "../../c"));
+        assert!(!stays_inside("a/link", "../../etc/passwd"));
+        assert!(!stays_inside("link", "../x"));
+        assert!(!stays_inside("link", "/etc/passwd"));
+        assert!(!stays_inside("link", ""));
+        assert!(stays_inside("a/link", "./x/../y"));
+    }
+}

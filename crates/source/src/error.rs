@@ -1,0 +1,21 @@
+/// Why a fetch or a build context failed, in words a user can act on. Where git failed,
+/// git's own message is kept verbatim.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("could not fetch {url}: {message}")]
+    Fetch { url: String, message: String },
+    #[error("repository {url} needs credentials: {message}")]
+    Auth { url: String, message: String },
+    #[error("ref \"{git_ref}\" not found in {url} (looked for a branch, a tag and a commit)")]
+    RefNotFound { git_ref: String, url: String },
+    #[error("Dockerfile not found at \"{path}\" in commit {commit}")]
+    DockerfileMissing { path: String, commit: String },
+    #[error("invalid .dockerignore line {line}: {message}")]
+    Dockerignore { line: usize, message: String },
+    #[error("cancelled")]
+    Cancelled,
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("could not write the build context: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,231 @@
+//! Fetching one commit with libgit2 into a fresh bare repository. No work tree is checked
+//! out: the build context is written straight from the commit's tree.
+
+use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use git2::{AutotagOption, Cred, CredentialType, FetchOptions, RemoteCallbacks, Repository};
+
+use crate::SourceError;
+
+/// Where the fetched commit is kept inside the scratch repository.
+const TARGET: &str = "refs/slipway/target";
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The bare repository holding the commit.
+    pub git_dir: PathBuf,
+    pub commit_sha: String,
+    pub commit_message: String,
+}
+
+/// Fetches `git_ref` (a branch, tag or commit sha; `None` for the remote's default
+/// branch) from `url` into `dest`, shallowly where the transport allows it.
+pub fn fetch(
+    url: &str,
+    git_ref: Option<&str>,
+    dest: &Path,
+    cancel: &AtomicBool,
+    log: &mut dyn FnMut(String),
+) -> Result<Fetched, SourceError> {
+    let git_dir = dest.join("repo.git");
+    let repo = Repository::init_bare(&git_dir)?;
+    let shallow = !is_local(url);
+    log(format!(
+        "Fetching {url} ({})",
+        git_ref.unwrap_or("default branch")
+    ));
+    let mut session = Session {
+        repo: &repo,
+        url,
+        cancel,
+        log,
+        shallow,
+    };
+    let found = match git_ref {
+        None => session.fetch_into_target("HEAD")?,
+        Some(r) => session.fetch_named(r)?,
+    };
+    if !found {
+        return Err(SourceError::RefNotFound {
+            git_ref: git_ref.unwrap_or("HEAD").to_owned(),
+            url: url.to_owned(),
+        });
+    }
+    let commit = repo.find_reference(TARGET)?.peel_to_commit()?;
+    let fetched = Fetched {
+        git_dir: git_dir.clone(),
+        commit_sha: commit.id().to_string(),
+        commit_message: commit.message().unwrap_or_default().trim().to_owned(),
+    };
+    let summary = fetched.commit_message.lines().next().unwrap_or_default();
+    (session.log)(format!(
+        "Checked out {}: {summary}",
+        &fetched.commit_sha[..7]
+    ));
+    Ok(fetched)
+}
+
+fn is_local(url: &str) -> bool {
+    url.starts_with("file://") || url.starts_with('/')
+}
+
+fn is_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+struct Session<'a> {
+    repo: &'a Repository,
+    url: &'a str,
+    cancel: &'a AtomicBool,
+    log: &'a mut dyn FnMut(String),
+    shallow: bool,
+}
+
+impl Session<'_> {
+    fn fetch_named(&mut self, name: &str) -> Result<bool, SourceError> {
+        if self.fetch_into_target(&format!("refs/heads/{name}"))? {
+            return Ok(true);
+        }
+        if self.fetch_into_target(&format!("refs/tags/{name}"))? {
+            return Ok(true);
+        }
+        if !(7..=40).contains(&name.len()) || !is_hex(name) {
+            return Ok(false);
+        }
+        // Servers may serve a full sha directly (shallow); anything else needs history.
+        if name.len() == 40
+            && self.shallow
+            && self.try_fetch(&[format!("+{name}:{TARGET}")], true).is_ok()
+        {
+            return Ok(self.target_exists());
+        }
+        self.run(
+            &[
+                "+refs/heads/*:refs/remotes/origin/*".to_owned(),
+                "+refs/tags/*:refs/tags/*".to_owned(),
+            ],
+            false,
+        )?;
+        let Ok(object) = self.repo.revparse_single(name) else {
+            return Ok(false);
+        };
+        let Ok(commit) = object.peel_to_commit() else {
+            return Ok(false);
+        };
+        self.repo
+            .reference(TARGET, commit.id(), true, "slipway: resolved commit")?;
+        Ok(true)
+    }
+
+    /// Fetches `source` (a remote ref) into the target ref; false when the remote has no such ref.
+    fn fetch_into_target(&mut self, source: &str) -> Result<bool, SourceError> {
+        self.run(&[format!("+{source}:{TARGET}")], self.shallow)?;
+        Ok(self.target_exists())
+    }
+
+    fn target_exists(&self) -> bool {
+        self.repo.find_reference(TARGET).is_ok()
+    }
+
+    fn run(&mut self, refspecs: &[String], shallow: bool) -> Result<(), SourceError> {
+        self.try_fetch(refspecs, shallow)
+            .map_err(|e| self.explain(e))
+    }
+
+    fn try_fetch(&mut self, refspecs: &[String], shallow: bool) -> Result<(), git2::Error> {
+        let cancel = self.cancel;
+        // Both progress callbacks write to the same log.
+        let log = RefCell::new(&mut *self.log);
+        let log = &log;
+        let mut callbacks = RemoteCallbacks::new();
+        let mut last_report = Instant::now();
+        let asked = Cell::new(0u32);
+        callbacks.credentials(move |_url, username, allowed| {
+            asked.set(asked.get() + 1);
+            if asked.get() > 1 {
+                return Err(git2::Error::from_str(
+                    "the credentials offered were refused",
+                ));
+            }
+            if allowed.contains(CredentialType::SSH_KEY) {
+                return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+            }
+            Err(git2::Error::new(
+                git2::ErrorCode::Auth,
+                git2::ErrorClass::Http,
+                "authentication required, and Slipway has no credentials for this repository",
+            ))
+        });
+        let mut progress = String::new();
+        callbacks.sideband_progress(move |data| {
+            for line in String::from_utf8_lossy(data).split(['\r', '\n']) {
+                let line = line.trim();
+                if !line.is_empty() {
+                    (log.borrow_mut())(format!("remote: {line}"));
+                }
+            }
+            !cancel.load(Ordering::Relaxed)
+        });
+        callbacks.transfer_progress(move |stats| {
+            if cancel.load(Ordering::Relaxed) {
+                return false;
+            }
+            let done = stats.received_objects() == stats.total_objects();
+            if done || last_report.elapsed() >= PROGRESS_EVERY {
+                last_report = Instant::now();
+                let line = format!(
+                    "Received {}/{} objects ({})",
+                    stats.received_objects(),
+                    stats.total_objects(),
+                    human_bytes(stats.received_bytes())
+                );
+                if line != progress && stats.total_objects() > 0 {
+                    (log.borrow_mut())(line.clone());
+                    progress = line;
+                }
+            }
+            true
+        });
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(callbacks)
+            .download_tags(AutotagOption::None);
+        if shallow {
+            options.depth(1);
+        }
+        let mut remote = self.repo.remote_anonymous(self.url)?;
+        remote.fetch(refspecs, Some(&mut options), None)
+    }
+
+    fn explain(&self, e: git2::Error) -> SourceError {
+        if self.cancel.load(Ordering::Relaxed) {
+            return SourceError::Cancelled;
+        }
+        let message = e.message().to_owned();
+        if e.code() == git2::ErrorCode::Auth {
+            return SourceError::Auth {
+                url: self.url.to_owned(),
+                message,
+            };
+        }
+        SourceError::Fetch {
+            url: self.url.to_owned(),
+            message,
+        }
+    }
+}
+
+pub(crate) fn human_bytes(bytes: usize) -> String {
+    let bytes = bytes as f64;
+    if bytes >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", bytes / 1024.0 / 1024.0)
+    } else if bytes >= 1024.0 {
+        format!("{:.1} KiB", bytes / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}

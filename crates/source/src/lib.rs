@@ -1,0 +1,13 @@
+//! Getting source code: fetch a commit from a git repository (git2) and turn its tree into
+//! a Docker build context (a tar stream), honouring `.dockerignore` and never following
+//! symlinks out of the repository. Blocking code: callers run it on a blocking thread.
+
+mod context;
+mod dockerignore;
+mod error;
+mod fetch;
+
+pub use context::{ContextSummary, write_context};
+pub use dockerignore::DockerIgnore;
+pub use error::SourceError;
+pub use fetch::{Fetched, fetch};

@@ -1,0 +1,10 @@
+//! Helpers shared by Slipway's tests: git fixtures, a registry-free web app, HTTP and
+//! Docker conveniences. A dev-dependency only.
+
+mod fixtures;
+mod git;
+mod net;
+
+pub use fixtures::{WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile};
+pub use git::{Files, TestRepo};
+pub use net::{docker, http_get};
