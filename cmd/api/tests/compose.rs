@@ -1,6 +1,8 @@
 //! The shipped docker-compose.yml must be accepted by the Compose tool a user has:
 //! the v2 plugin (`docker compose`) or the standalone v1 `docker-compose`.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
 use std::path::Path;
 use std::process::Command;
 

@@ -1,6 +1,8 @@
 //! The REST API against a real Postgres (and, for the end-to-end test, a real worker on
 //! the real Docker Engine), driven through the router without a network port.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
 use std::time::Duration;
 
 use axum::Router;

@@ -1,6 +1,8 @@
 //! Integration tests against the real Docker Engine (never mocked). They fail, not
 //! skip, when the engine does not answer.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
 mod support;
 
 use std::collections::HashMap;

@@ -46,13 +46,13 @@ pub async fn wait_until_serving(
         }
         if Instant::now() >= next_state_check {
             next_state_check = Instant::now() + Duration::from_millis(500);
-            if let Ok(state) = docker.container_state(container).await {
-                if !state.running {
-                    return Health::Exited {
-                        exit_code: state.exit_code,
-                        error: state.error,
-                    };
-                }
+            if let Ok(state) = docker.container_state(container).await
+                && !state.running
+            {
+                return Health::Exited {
+                    exit_code: state.exit_code,
+                    error: state.error,
+                };
             }
         }
         if Instant::now() + pause >= deadline {

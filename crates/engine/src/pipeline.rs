@@ -62,10 +62,10 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job) {
     let outcome = run.execute().await;
     lease.stop().await;
     run.conclude(outcome, started.elapsed()).await;
-    if let Err(e) = tokio::fs::remove_dir_all(&run.work_dir).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(dir = %run.work_dir.display(), error = %e, "could not remove work directory");
-        }
+    if let Err(e) = tokio::fs::remove_dir_all(&run.work_dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(dir = %run.work_dir.display(), error = %e, "could not remove work directory");
     }
     drop(run);
     writer.finish().await;
@@ -499,10 +499,10 @@ impl Run<'_> {
                 tracing::warn!(error = %e, "could not forget containers");
             }
         }
-        if let Some(image) = self.image.take() {
-            if let Err(e) = self.ctx.docker.remove_image(&image).await {
-                tracing::warn!(%image, error = %e, "could not remove image");
-            }
+        if let Some(image) = self.image.take()
+            && let Err(e) = self.ctx.docker.remove_image(&image).await
+        {
+            tracing::warn!(%image, error = %e, "could not remove image");
         }
     }
 }
@@ -589,7 +589,7 @@ fn short(sha: &str) -> &str {
 
 fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 60 && secs % 60 == 0 {
+    if secs >= 60 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else if secs >= 1 {
         format!("{secs}s")

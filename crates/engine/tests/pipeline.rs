@@ -1,6 +1,8 @@
 //! The pipeline end to end on the real Docker Engine and a real Postgres: fixture git
 //! repositories built `FROM scratch` with a static busybox serving HTTP.
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
 use std::time::Duration;
 
 use slipway_core::{Config, DeploymentStatus};

@@ -63,7 +63,7 @@ pub async fn claim(pool: &PgPool, worker_id: &str, lease: Duration) -> Result<Cl
         &mut tx,
         id,
         DeploymentStatus::Cloning,
-        Some(concat!("claimed by {worker_id}")),
+        Some(&format!("claimed by {worker_id}")),
     )
     .await?;
     sqlx::query(

@@ -1,5 +1,7 @@
 //! Store behaviour against a real Postgres (one fresh database per test, from DATABASE_URL).
 
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -1,0 +1,311 @@
+//! Fetching real (local) git repositories and reading back the tar contexts made from them.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+use slipway_source::{Fetched, SourceError, fetch, write_context};
+use slipway_testkit::TestRepo;
+
+struct Fetch {
+    fetched: Result<Fetched, SourceError>,
+    log: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn fetch_ref(repo: &TestRepo, git_ref: Option<&str>) -> Fetch {
+    fetch_url(&repo.url(), git_ref, &AtomicBool::new(false))
+}
+
+fn fetch_url(url: &str, git_ref: Option<&str>, cancel: &AtomicBool) -> Fetch {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = Vec::new();
+    let fetched = fetch(url, git_ref, dir.path(), cancel, &mut |l| log.push(l));
+    Fetch {
+        fetched,
+        log,
+        _dir: dir,
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Entry {
+    File { mode: u32, data: Vec<u8> },
+    Symlink(String),
+}
+
+fn context(
+    fetched: &Fetched,
+    dockerfile: &str,
+) -> (
+    BTreeMap<String, Entry>,
+    slipway_source::ContextSummary,
+    Vec<u8>,
+    Vec<String>,
+) {
+    let mut bytes = Vec::new();
+    let mut log = Vec::new();
+    let summary = write_context(
+        fetched,
+        dockerfile,
+        &mut bytes,
+        &AtomicBool::new(false),
+        &mut |l| log.push(l),
+    )
+    .unwrap();
+    let mut entries = BTreeMap::new();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let header = entry.header().clone();
+        assert_eq!(header.mtime().unwrap(), 0, "fixed mtime for {path}");
+        let value = match header.entry_type() {
+            tar::EntryType::Symlink => Entry::Symlink(
+                entry
+                    .link_name()
+                    .unwrap()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+            _ => {
+                let mut data = Vec::new();
+                std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+                Entry::File {
+                    mode: header.mode().unwrap(),
+                    data,
+                }
+            }
+        };
+        entries.insert(path, value);
+    }
+    (entries, summary, bytes, log)
+}
+
+/// A successful fetch and the directory that holds it (deleted when dropped).
+fn fetch_ok(repo: &TestRepo, git_ref: Option<&str>) -> (Fetched, tempfile::TempDir) {
+    let f = fetch_ref(repo, git_ref);
+    (f.fetched.unwrap(), f._dir)
+}
+
+fn file(data: &str) -> Entry {
+    Entry::File {
+        mode: 0o644,
+        data: data.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn fetches_the_default_branch_a_branch_and_tags() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n"), ("v", b"1")]);
+    let first = repo.head();
+    repo.tag("v1");
+    repo.annotated_tag("v1-annotated");
+    repo.branch("stable");
+    let second = repo.commit("second\n\nwith a body", &[("v", b"2")]);
+
+    let head = fetch_ref(&repo, None);
+    let fetched = head.fetched.unwrap();
+    assert_eq!(fetched.commit_sha, second);
+    assert_eq!(fetched.commit_message, "second\n\nwith a body");
+    assert!(
+        head.log.iter().any(|l| l.starts_with("Checked out ")),
+        "{:?}",
+        head.log
+    );
+    assert_eq!(
+        fetch_ref(&repo, Some("main")).fetched.unwrap().commit_sha,
+        second
+    );
+    assert_eq!(
+        fetch_ref(&repo, Some("stable")).fetched.unwrap().commit_sha,
+        first
+    );
+    assert_eq!(
+        fetch_ref(&repo, Some("v1")).fetched.unwrap().commit_sha,
+        first
+    );
+    assert_eq!(
+        fetch_ref(&repo, Some("v1-annotated"))
+            .fetched
+            .unwrap()
+            .commit_sha,
+        first
+    );
+}
+
+#[test]
+fn fetches_full_and_abbreviated_commit_shas_of_older_commits() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n")]);
+    let old = repo.head();
+    repo.commit("newer", &[("x", b"x")]);
+    assert_eq!(
+        fetch_ref(&repo, Some(&old)).fetched.unwrap().commit_sha,
+        old
+    );
+    assert_eq!(
+        fetch_ref(&repo, Some(&old[..8]))
+            .fetched
+            .unwrap()
+            .commit_sha,
+        old
+    );
+}
+
+#[test]
+fn an_unknown_ref_or_repository_is_explained() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n")]);
+    let err = fetch_ref(&repo, Some("no-such-branch"))
+        .fetched
+        .unwrap_err();
+    assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("no-such-branch"));
+    let err = fetch_ref(&repo, Some("deadbeef")).fetched.unwrap_err();
+    assert!(matches!(err, SourceError::RefNotFound { .. }), "{err}");
+
+    let url = "file:///nonexistent/slipway-test.git";
+    let err = fetch_url(url, None, &AtomicBool::new(false))
+        .fetched
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!("could not fetch {url}: ")),
+        "{text}"
+    );
+    assert!(
+        text.len() > format!("could not fetch {url}: ").len(),
+        "git's own words follow: {text}"
+    );
+}
+
+#[test]
+fn a_cancelled_fetch_stops() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n")]);
+    let err = fetch_url(&repo.url(), None, &AtomicBool::new(true))
+        .fetched
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Cancelled), "{err}");
+}
+
+#[test]
+fn the_context_holds_the_commit_with_modes_and_honours_dockerignore() {
+    let repo = TestRepo::new(&[
+        ("Dockerfile", b"FROM scratch\n"),
+        (
+            ".dockerignore",
+            b"# build output\ntarget\n**/*.log\nsecrets/\n!secrets/public.pem\nDockerfile\n",
+        ),
+        ("src/main.sh", b"echo hi"),
+        ("target/debug/big", b"junk"),
+        ("logs/deep/x.log", b"log"),
+        ("app.log", b"log"),
+        ("secrets/key.pem", b"private"),
+        ("secrets/public.pem", b"public"),
+    ]);
+    repo.set_executable("exec", "src/main.sh");
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let (entries, summary, _, _) = context(&fetched, "Dockerfile");
+    let paths: Vec<&str> = entries.keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        [
+            ".dockerignore",
+            "Dockerfile",
+            "secrets/public.pem",
+            "src/main.sh"
+        ]
+    );
+    assert_eq!(
+        entries["src/main.sh"],
+        Entry::File {
+            mode: 0o755,
+            data: b"echo hi".to_vec()
+        }
+    );
+    assert_eq!(
+        entries["Dockerfile"],
+        file("FROM scratch\n"),
+        "the Dockerfile is sent even when ignored"
+    );
+    assert_eq!(summary.files, 4);
+    assert_eq!(summary.ignored, 4);
+}
+
+#[test]
+fn symlinks_are_kept_inside_and_dropped_when_they_leave_the_repository() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n"), ("www/index.html", b"hi")]);
+    repo.symlink("inside", "www/home.html", "index.html");
+    repo.symlink("up and out", "www/passwd", "../../etc/passwd");
+    repo.symlink("absolute", "abs", "/etc/passwd");
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let (entries, summary, _, log) = context(&fetched, "Dockerfile");
+    assert_eq!(
+        entries["www/home.html"],
+        Entry::Symlink("index.html".into())
+    );
+    assert!(!entries.contains_key("www/passwd"));
+    assert!(!entries.contains_key("abs"));
+    assert_eq!(summary.skipped_symlinks, ["abs", "www/passwd"]);
+    assert!(
+        log.iter()
+            .any(|l| l.contains("www/passwd -> ../../etc/passwd")
+                && l.contains("outside the repository")),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn a_missing_dockerfile_is_named_and_contexts_are_reproducible() {
+    let repo = TestRepo::new(&[
+        ("Dockerfile", b"FROM scratch\n"),
+        ("docker/web.Dockerfile", b"FROM scratch\n"),
+    ]);
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let mut sink = Vec::new();
+    let err = write_context(
+        &fetched,
+        "nope/Dockerfile",
+        &mut sink,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Dockerfile not found at \"nope/Dockerfile\" in commit "),
+        "{err}"
+    );
+    let err = write_context(
+        &fetched,
+        "docker",
+        &mut sink,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, SourceError::DockerfileMissing { .. }),
+        "a directory is not a Dockerfile"
+    );
+    let (_, _, first, _) = context(&fetched, "docker/web.Dockerfile");
+    let (again, _dir2) = fetch_ok(&repo, None);
+    let (_, _, second, _) = context(&again, "docker/web.Dockerfile");
+    assert_eq!(first, second, "the same commit gives the same bytes");
+}
+
+#[test]
+fn a_cancelled_context_stops() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n")]);
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let err = write_context(
+        &fetched,
+        "Dockerfile",
+        Vec::new(),
+        &AtomicBool::new(true),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, SourceError::Cancelled));
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, starts a throwaway Postgres, checks
+# that the Docker Engine answers, and runs every test of the workspace against both.
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh -p slipway-store).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/pg-test.sh
+source scripts/pg-test.sh
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "need root to run: $*" >&2; return 1
+  fi
+}
+
+missing=()
+pg_test_bin >/dev/null || missing+=(postgresql)
+if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
+  missing+=(busybox-static)
+fi
+if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+  missing+=(docker-compose)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+    || { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "${missing[@]}" >/dev/null; }
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "Docker Engine not reachable at ${DOCKER_HOST:-unix:///var/run/docker.sock}: start dockerd or set DOCKER_HOST." >&2
+  exit 1
+fi
+
+echo "==> starting a throwaway Postgres"
+pg_test_start
+trap pg_test_stop EXIT
+echo "    $DATABASE_URL"
+
+echo "==> cargo test"
+cargo test --workspace --locked "$@"
