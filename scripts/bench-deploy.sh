@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Deploy benchmark: POST→serving through Slipway against the same work done by hand
+# (git clone, docker build, docker run, first HTTP 200), interleaved in one run.
+#   scripts/bench-deploy.sh [ROUNDS]      (default 10)
+# Prints medians and p95s and the idle memory of both processes; asserts nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-10}
+# shellcheck source=scripts/pg-test.sh
+source scripts/pg-test.sh
+
+echo "==> building release binaries"
+cargo build --release --locked -q -p slipway-api-bin -p slipway-worker-bin
+
+run_dir=$(mktemp -d /tmp/slipway-bench.XXXXXX)
+network="slipway-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+api_pid=""
+worker_pid=""
+cleanup() {
+  [ -n "$api_pid" ] && kill "$api_pid" 2>/dev/null || true
+  [ -n "$worker_pid" ] && kill "$worker_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  docker ps -aq --filter "network=$network" | xargs -r docker rm -f >/dev/null 2>&1 || true
+  docker network rm "$network" >/dev/null 2>&1 || true
+  pg_test_stop
+  rm -rf "$run_dir"
+}
+trap cleanup EXIT
+
+pg_test_start
+port=$(pg_test_free_port)
+export SLIPWAY_ALLOW_LOCAL_REPOS=true SLIPWAY_NETWORK=$network SLIPWAY_WORK_DIR=$run_dir/work PORT=$port RUST_LOG=warn
+mkdir -p "$SLIPWAY_WORK_DIR"
+target/release/slipway-api >"$run_dir/api.log" 2>&1 &
+api_pid=$!
+target/release/slipway-worker >"$run_dir/worker.log" 2>&1 &
+worker_pid=$!
+
+for _ in $(seq 1 100); do
+  if curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { echo "slipway-api never became ready:"; cat "$run_dir/api.log" "$run_dir/worker.log"; exit 1; }
+
+python3 scripts/bench_deploy.py --api "http://127.0.0.1:$port" --rounds "$rounds" --network "$network" \
+  --work "$run_dir" --api-pid "$api_pid" --worker-pid "$worker_pid"

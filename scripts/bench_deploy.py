@@ -1,0 +1,164 @@
+"""The measuring half of scripts/bench-deploy.sh (which starts Slipway and Postgres)."""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+POLL = 0.01
+TIMEOUT = 180
+
+
+def api(base, method, path, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        raw = resp.read()
+        return json.loads(raw) if raw else None
+
+
+def wait_body(url, marker, deadline):
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if marker in resp.read().decode(errors="replace"):
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(POLL)
+    raise SystemExit(f"{url} never served {marker!r}")
+
+
+def sh(*cmd, cwd=None):
+    return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def git_commit(repo, marker):
+    with open(os.path.join(repo, "www", "index.html"), "w") as f:
+        f.write(f"<h1>{marker}</h1>\n")
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "-c", "user.name=bench", "-c", "user.email=bench@slipway.invalid", "commit", "-qm", marker, cwd=repo)
+
+
+def make_repo(work):
+    repo = os.path.join(work, "repo")
+    os.makedirs(os.path.join(repo, "www"))
+    shutil.copy("/usr/bin/busybox", os.path.join(repo, "busybox"))
+    with open(os.path.join(repo, "Dockerfile"), "w") as f:
+        f.write('FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n'
+                'CMD ["/bin/busybox","httpd","-f","-p","80","-h","/www"]\n')
+    sh("git", "init", "-q", "-b", "main", cwd=repo)
+    git_commit(repo, "initial")
+    return repo
+
+
+def slipway_round(base, app, repo, marker):
+    git_commit(repo, marker)
+    start = time.monotonic()
+    deadline = start + TIMEOUT
+    dep = api(base, "POST", f"/api/v1/apps/{app}/deployments", {})
+    while True:
+        d = api(base, "GET", f"/api/v1/deployments/{dep['id']}")
+        if d["status"] == "running":
+            break
+        if d["status"] in ("failed", "cancelled", "superseded"):
+            raise SystemExit(f"deployment {d['id']} {d['status']} in {d.get('phase')}: {d.get('reason')}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"deployment {d['id']} still {d['status']}")
+        time.sleep(POLL)
+    c = d["containers"][0]
+    wait_body(f"http://{c['ip']}:{c['port']}/", marker, deadline)
+    total = time.monotonic() - start
+    phases = {p["phase"]: p["duration_ms"] / 1000 for p in d["phases"] if p["duration_ms"] is not None}
+    return total, phases, d["pickup_ms"] / 1000
+
+
+def floor_round(repo, network, work, i, marker):
+    git_commit(repo, marker)
+    clone = os.path.join(work, f"floor-{i}")
+    name = f"bench-floor-{os.getpid()}-{i}"
+    start = time.monotonic()
+    sh("git", "clone", "-q", "--depth", "1", f"file://{repo}", clone)
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    subprocess.run(["docker", "build", "-q", "-t", f"{name}:latest", clone], check=True, capture_output=True, env=env)
+    sh("docker", "run", "-d", "--name", name, "--network", network, f"{name}:latest")
+    ip = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+    wait_body(f"http://{ip}:80/", marker, start + TIMEOUT)
+    total = time.monotonic() - start
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    subprocess.run(["docker", "rmi", f"{name}:latest"], capture_output=True)
+    shutil.rmtree(clone, ignore_errors=True)
+    return total
+
+
+def p95(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--api", required=True)
+    p.add_argument("--rounds", type=int, default=10)
+    p.add_argument("--network", required=True)
+    p.add_argument("--work", required=True)
+    p.add_argument("--api-pid", type=int, required=True)
+    p.add_argument("--worker-pid", type=int, required=True)
+    a = p.parse_args()
+
+    repo = make_repo(a.work)
+    app = f"bench-{os.getpid()}"
+    created = api(a.api, "POST", "/api/v1/apps", {"name": app, "repo_url": f"file://{repo}", "port": 80})
+    print(f"==> warming up (first deploy of {app}, one build by hand)")
+    first = created["deployment"]["id"]
+    deadline = time.monotonic() + TIMEOUT
+    while api(a.api, "GET", f"/api/v1/deployments/{first}")["status"] != "running":
+        if time.monotonic() > deadline:
+            raise SystemExit("first deployment never ran")
+        time.sleep(0.1)
+    floor_round(repo, a.network, a.work, "warmup", "warmup-floor")
+
+    totals, floors, pickups = [], [], []
+    phases = {}
+    for i in range(a.rounds):
+        total, ph, pickup = slipway_round(a.api, app, repo, f"slipway-round-{i}")
+        floor = floor_round(repo, a.network, a.work, i, f"floor-round-{i}")
+        totals.append(total)
+        floors.append(floor)
+        pickups.append(pickup)
+        for k, v in ph.items():
+            phases.setdefault(k, []).append(v)
+        print(f"round {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, by hand {floor * 1000:.0f} ms")
+
+    def row(label, xs):
+        print(f"{label:<28}{statistics.median(xs) * 1000:>10.0f}{p95(xs) * 1000:>10.0f}")
+
+    print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<28}{'median':>10}{'p95':>10}")
+    row("slipway POST->serving", totals)
+    for k in ("clone", "build", "release"):
+        if k in phases:
+            row(f"  phase {k}", phases[k])
+    row("  pickup (pending->cloning)", pickups)
+    row("by hand (floor)", floors)
+    print(f"ratio slipway/floor (medians): {statistics.median(totals) / statistics.median(floors):.2f}")
+
+    api(a.api, "DELETE", f"/api/v1/apps/{app}")
+    time.sleep(5)
+    print(f"idle RSS: slipway-api {rss_mb(a.api_pid):.1f} MB, slipway-worker {rss_mb(a.worker_pid):.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
