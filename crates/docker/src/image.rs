@@ -48,9 +48,24 @@ impl DockerClient {
         &self,
         labels: &[(&str, &str)],
     ) -> Result<Vec<ImageSummary>, DockerError> {
-        let options = ListImagesOptionsBuilder::new()
-            .filters(&label_filters(labels))
-            .build();
+        self.images_matching(label_filters(labels)).await
+    }
+
+    /// Every tag of `repository` (e.g. all `slipway-hello:*` images).
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn list_images_of(&self, repository: &str) -> Result<Vec<ImageSummary>, DockerError> {
+        self.images_matching(HashMap::from([(
+            "reference".to_owned(),
+            vec![repository.to_owned()],
+        )]))
+        .await
+    }
+
+    async fn images_matching(
+        &self,
+        filters: HashMap<String, Vec<String>>,
+    ) -> Result<Vec<ImageSummary>, DockerError> {
+        let options = ListImagesOptionsBuilder::new().filters(&filters).build();
         let images = self.docker.list_images(Some(options)).await?;
         Ok(images
             .into_iter()

@@ -263,7 +263,6 @@ impl Run<'_> {
         tag: &str,
     ) -> Result<slipway_docker::BuiltImage, BuildError> {
         let app = &self.job.app;
-        let id = self.job.deployment.id.to_string();
         let abort = Arc::new(AtomicBool::new(false));
         let (context, context_task) = stream_context(
             fetched.clone(),
@@ -271,10 +270,13 @@ impl Run<'_> {
             abort.clone(),
             self.log.clone(),
         );
+        // No build labels: the classic builder turns each into an extra LABEL step with
+        // its own container (about a second each here). Images are found by their
+        // repository name, `slipway-<app>`, instead.
         let request = BuildRequest {
             tag: tag.to_owned(),
             dockerfile: app.dockerfile.clone(),
-            labels: labels::ownership_labels(&app.name, &app.id.to_string(), &id, "web"),
+            labels: Default::default(),
             build_args: Default::default(),
         };
         let sink = self.log.clone();

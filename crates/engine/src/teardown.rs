@@ -1,9 +1,9 @@
-//! Removing a deleted app from the runtime: its containers and images, found by the
-//! ownership labels, then the app's rows.
+//! Removing a deleted app from the runtime: its containers (found by their ownership
+//! labels) and its images (found by their repository, `slipway-<app>`), then its rows.
 
 use std::time::Duration;
 
-use slipway_core::labels::LABEL_APP_ID;
+use slipway_core::labels::{self, LABEL_APP_ID};
 use slipway_store::apps::{self, Teardown};
 
 use crate::Context;
@@ -19,9 +19,15 @@ pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
                 .await?;
             tracing::info!(container = %c.name, "removed container");
         }
-        for image in ctx.docker.list_images(&filter).await? {
-            ctx.docker.remove_image(&image.id).await?;
-            tracing::info!(image = %image.id, "removed image");
+        // By tag, not id: an identical build of another app shares the image id, and
+        // removing the id would take that app's tag with it.
+        let repository = labels::image_repository(&teardown.app.name);
+        let prefix = format!("{repository}:");
+        for image in ctx.docker.list_images_of(&repository).await? {
+            for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
+                ctx.docker.remove_image(tag).await?;
+                tracing::info!(%tag, "removed image");
+            }
         }
         Ok::<(), slipway_docker::DockerError>(())
     }

@@ -149,13 +149,20 @@ impl Env {
             {
                 let _ = self.docker.stop_and_remove(&c.id, Duration::ZERO).await;
             }
-            for i in self
+            let repository = format!("slipway-{app}");
+            for image in self
                 .docker
-                .list_images(&[("slipway.app", app)])
+                .list_images_of(&repository)
                 .await
                 .unwrap_or_default()
             {
-                let _ = self.docker.remove_image(&i.id).await;
+                for tag in image
+                    .tags
+                    .iter()
+                    .filter(|t| t.starts_with(&format!("{repository}:")))
+                {
+                    let _ = self.docker.remove_image(tag).await;
+                }
             }
         }
         let _ = self.docker.remove_network(&self.config.network).await;
@@ -196,6 +203,25 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
     assert_eq!(statuses, [Pending, Cloning, Building, Releasing, Running]);
     let name = format!("{}-{}", app.name, first.id);
     assert_eq!(env.running_containers(&app.name).await, [name]);
+    let container = &env
+        .docker
+        .list_containers(&[("slipway.app", app.name.as_str())])
+        .await
+        .unwrap()[0];
+    let router = format!("traefik.http.routers.slipway-{}.rule", app.name);
+    assert_eq!(
+        container.labels[&router],
+        format!("Host(`{}.localhost`)", app.name)
+    );
+    assert_eq!(container.labels["traefik.enable"], "true");
+    assert_eq!(
+        container.labels["traefik.docker.network"],
+        env.config.network
+    );
+    assert_eq!(
+        container.labels["slipway.deployment.id"],
+        first.id.to_string()
+    );
     env.teardown().await;
 }
 
@@ -374,11 +400,18 @@ async fn a_deployment_whose_worker_died_is_reclaimed_and_finished_by_another(poo
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
-    let mut env = Env::new(pool).await;
+    let mut env = Env::with(pool, |c| c.publish_ports = true).await;
     let repo = TestRepo::with_files(web_app_files("doomed"));
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
     env.wait_running(first.id).await;
+    // With SLIPWAY_PUBLISH_PORTS the container also answers on a loopback port.
+    let containers = deployments::containers(&env.pool, first.id).await.unwrap();
+    let host_port = containers[0].host_port.expect("published port");
+    let page = slipway_testkit::http_get(&format!("http://127.0.0.1:{host_port}/"))
+        .await
+        .unwrap();
+    assert!(page.contains("doomed"));
     apps::mark_deleted(&env.pool, Owner::Any, &app.name)
         .await
         .unwrap();
@@ -392,6 +425,31 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
     }
     let label = [("slipway.app", app.name.as_str())];
     assert!(env.docker.list_containers(&label).await.unwrap().is_empty());
-    assert!(env.docker.list_images(&label).await.unwrap().is_empty());
+    assert!(
+        env.docker
+            .list_images_of(&format!("slipway-{}", app.name))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_build_past_its_time_limit_is_stopped_and_fails_saying_so(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.build_timeout = Duration::from_secs(3)).await;
+    let slow = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\",\"sleep\",\"60\"]\n";
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("slow", slow));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("build"));
+    let reason = done.reason.unwrap();
+    assert!(
+        reason.contains("longer than 3s") && reason.contains("SLIPWAY_BUILD_TIMEOUT"),
+        "{reason}"
+    );
+    assert!(env.running_containers(&app.name).await.is_empty());
     env.teardown().await;
 }
