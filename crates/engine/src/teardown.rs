@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use slipway_core::labels::{self, LABEL_APP_ID};
 use slipway_store::apps::{self, Teardown};
+use slipway_store::{deployments, queue};
+use uuid::Uuid;
 
 use crate::Context;
 
@@ -40,5 +42,40 @@ pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
             Err(e) => tracing::error!(error = %e, "could not remove the app's rows"),
         },
         Err(e) => tracing::warn!(error = %e, "teardown incomplete; will retry"),
+    }
+}
+
+/// Removes the containers and image of a deployment whose worker was lost for good.
+#[tracing::instrument(skip(ctx))]
+pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uuid) {
+    let id = deployment_id.to_string();
+    match ctx
+        .docker
+        .list_containers(&[(labels::LABEL_DEPLOYMENT_ID, id.as_str())])
+        .await
+    {
+        Ok(containers) => {
+            for c in containers {
+                match ctx.docker.stop_and_remove(&c.id, Duration::ZERO).await {
+                    Ok(()) => {
+                        tracing::info!(container = %c.name, "removed a lost worker's container")
+                    }
+                    Err(e) => {
+                        tracing::warn!(container = %c.name, error = %e, "could not remove a lost worker's container")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not list a lost worker's containers"),
+    }
+    if let Err(e) = queue::forget_containers(&ctx.pool, deployment_id).await {
+        tracing::warn!(error = %e, "could not forget a lost worker's containers");
+    }
+    if let Ok(Some(image)) = deployments::get(&ctx.pool, deployment_id)
+        .await
+        .map(|d| d.image)
+        && let Err(e) = ctx.docker.remove_image(&image).await
+    {
+        tracing::warn!(%image, error = %e, "could not remove a lost worker's image");
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use slipway_core::Config;
+use slipway_core::{Config, DeploymentStatus};
 use slipway_docker::DockerClient;
 use slipway_store::queue::{self, Claim};
 use slipway_store::{PgPool, QUEUE_CHANNEL, apps};
@@ -144,6 +144,11 @@ impl Worker {
             Ok(reclaimed) => {
                 for r in reclaimed {
                     tracing::warn!(deployment_id = %r.id, lost_in = %r.lost_in, now = %r.now, "reclaimed a deployment whose worker was lost");
+                    // A retry replaces what the lost worker started (same names); a
+                    // deployment that gave up must not leave its containers behind.
+                    if r.now == DeploymentStatus::Failed {
+                        teardown::remove_deployment_leftovers(&self.ctx, r.id).await;
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not reclaim expired leases"),

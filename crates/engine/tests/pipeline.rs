@@ -453,3 +453,100 @@ async fn a_build_past_its_time_limit_is_stopped_and_fails_saying_so(pool: PgPool
     assert!(env.running_containers(&app.name).await.is_empty());
     env.teardown().await;
 }
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container(pool: PgPool) {
+    let mut env = Env::with(pool, |c| {
+        c.lease_duration = Duration::from_secs(1);
+        c.max_attempts = 1;
+    })
+    .await;
+    let repo = TestRepo::with_files(web_app_files("lost"));
+    let (app, first) = env.create_app(&repo, None).await;
+    let Claim::Claimed(_) = queue::claim(&env.pool, "doomed", Duration::from_millis(300))
+        .await
+        .unwrap()
+    else {
+        panic!("nothing to claim");
+    };
+    // The doomed worker got as far as starting the release's container before it died.
+    queue::advance(
+        &env.pool,
+        first.id,
+        "doomed",
+        DeploymentStatus::Cloning,
+        DeploymentStatus::Releasing,
+    )
+    .await
+    .unwrap();
+    env.docker
+        .ensure_network(&env.config.network)
+        .await
+        .unwrap();
+    let image = format!("slipway-{}:lost", app.name);
+    build_fixture_image(&env.docker, &image).await;
+    let spec = slipway_docker::ContainerSpec {
+        name: format!("{}-{}", app.name, first.id),
+        image: image.clone(),
+        network: env.config.network.clone(),
+        port: 80,
+        labels: slipway_core::labels::ownership_labels(
+            &app.name,
+            &app.id.to_string(),
+            &first.id.to_string(),
+            "web",
+        ),
+        ..Default::default()
+    };
+    env.docker.run_container(&spec).await.unwrap();
+
+    env.start_worker("rescuer");
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("release"));
+    assert!(
+        done.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("worker lost: doomed"),
+        "{:?}",
+        done.reason
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !env
+        .docker
+        .list_containers(&[("slipway.app", app.name.as_str())])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lost worker's container is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.teardown().await;
+}
+
+/// Builds the busybox web app straight through the Docker API, as a lost worker would have.
+async fn build_fixture_image(docker: &DockerClient, tag: &str) {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in web_app_files("lost") {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o755);
+        tar.append_data(&mut header, path, data.as_slice()).unwrap();
+    }
+    let bytes = bytes::Bytes::from(tar.into_inner().unwrap());
+    let context = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+    let request = slipway_docker::BuildRequest {
+        tag: tag.to_owned(),
+        dockerfile: "Dockerfile".into(),
+        ..Default::default()
+    };
+    docker
+        .build_image(&request, context, &mut |_| {})
+        .await
+        .unwrap();
+}
