@@ -93,6 +93,23 @@ CREATE TRIGGER deployments_queued
     FOR EACH ROW WHEN (NEW.status = 'pending')
     EXECUTE FUNCTION notify_deployment_queued();
 
+-- Tells the worker running a deployment that it was superseded or cancelled, so it
+-- stops at once instead of at its next lease renewal.
+CREATE FUNCTION notify_deployment_stopped() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('slipway_queue', 'stop:' || NEW.id::text);
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+
+CREATE TRIGGER deployments_stopped
+    AFTER UPDATE OF status ON deployments
+    FOR EACH ROW WHEN (
+        OLD.status IN ('cloning', 'building', 'testing', 'releasing')
+        AND NEW.status IN ('superseded', 'cancelled')
+    )
+    EXECUTE FUNCTION notify_deployment_stopped();
+
 CREATE FUNCTION notify_app_deleted() RETURNS trigger AS $$
 BEGIN
     PERFORM pg_notify('slipway_queue', 'teardown:' || NEW.id::text);

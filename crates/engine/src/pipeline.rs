@@ -37,9 +37,10 @@ struct Run<'a> {
 }
 
 #[tracing::instrument(skip_all, fields(deployment_id = %job.deployment.id, app = %job.app.name))]
-pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job) {
+/// `lost` is cancelled by the worker when the deployment is superseded or cancelled
+/// (NOTIFY), and by the lease keeper when a renewal finds it gone.
+pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: CancellationToken) {
     let id = job.deployment.id;
-    let lost = CancellationToken::new();
     let lease = LeaseKeeper::spawn(
         ctx.pool.clone(),
         id,

@@ -1,7 +1,8 @@
 //! The worker loop: wakes on NOTIFY (or the poll interval), claims deployments up to
 //! its concurrency, reclaims expired leases, and tears deleted apps down.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use slipway_core::{Config, DeploymentStatus};
@@ -12,6 +13,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use uuid::Uuid;
 
 use crate::{pipeline, teardown};
 
@@ -51,6 +53,8 @@ impl Context {
 pub struct Worker {
     ctx: Arc<Context>,
     id: String,
+    /// The deployments this worker is running, so a stop notification reaches them.
+    running: Arc<Mutex<HashMap<Uuid, CancellationToken>>>,
 }
 
 impl Worker {
@@ -58,6 +62,7 @@ impl Worker {
         Self {
             ctx: Arc::new(ctx),
             id: id.into(),
+            running: Default::default(),
         }
     }
 
@@ -81,13 +86,14 @@ impl Worker {
             self.start_teardown(&tasks).await;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                notification = listener.recv() => {
-                    if let Err(e) = notification {
+                notification = listener.recv() => match notification {
+                    Ok(n) => self.stop_if_told(n.payload()),
+                    Err(e) => {
                         // PgListener reconnects on the next recv; the poll covers the gap.
                         tracing::warn!(error = %e, "lost the queue listener; reconnecting");
                         tokio::time::sleep(ctx.config.poll_interval).await;
                     }
-                }
+                },
                 _ = slot_freed.notified() => {}
                 _ = tokio::time::sleep(ctx.config.poll_interval) => {}
                 _ = reclaim.tick() => self.reclaim().await,
@@ -112,8 +118,16 @@ impl Worker {
             match queue::claim(&self.ctx.pool, &self.id, self.ctx.config.lease_duration).await {
                 Ok(Claim::Claimed(job)) => {
                     let (ctx, id, freed) = (self.ctx.clone(), self.id.clone(), slot_freed.clone());
+                    let deployment_id = job.deployment.id;
+                    let lost = CancellationToken::new();
+                    self.tracked().insert(deployment_id, lost.clone());
+                    let running = self.running.clone();
                     tasks.spawn(async move {
-                        pipeline::run(&ctx, &id, *job).await;
+                        pipeline::run(&ctx, &id, *job, lost).await;
+                        running
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .remove(&deployment_id);
                         drop(permit);
                         freed.notify_one();
                     });
@@ -124,6 +138,25 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
+        // The map holds no invariant a panic could break; keep using it.
+        self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Payload `stop:<id>`: a deployment was superseded or cancelled under its worker.
+    fn stop_if_told(&self, payload: &str) {
+        let Some(id) = payload
+            .strip_prefix("stop:")
+            .and_then(|id| Uuid::parse_str(id).ok())
+        else {
+            return;
+        };
+        if let Some(token) = self.tracked().get(&id) {
+            tracing::info!(deployment_id = %id, "deployment stopped by a newer one or by its app's deletion");
+            token.cancel();
         }
     }
 

@@ -12,7 +12,7 @@ use slipway_store::apps::{self, NewApp, Owner};
 use slipway_store::deployments::{self, DeploymentRow};
 use slipway_store::queue::{self, Claim};
 use slipway_store::{PgPool, logs};
-use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
+use slipway_testkit::{TestRepo, WEB_DOCKERFILE, web_app_files, web_app_files_with_dockerfile};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -104,6 +104,18 @@ impl Env {
             self.log_text(id).await
         );
         row
+    }
+
+    async fn wait_for_log(&self, id: Uuid, needle: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.log_text(id).await.contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log_text(id).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn page(&self, id: Uuid) -> String {
@@ -549,4 +561,33 @@ async fn build_fixture_image(docker: &DockerClient, tag: &str) {
         .build_image(&request, context, &mut |_| {})
         .await
         .unwrap();
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_newer_deployment_stops_an_in_flight_build_at_once(pool: PgPool) {
+    // A lease renewal would only notice after minutes: only the stop notification can
+    // end the first build within this test's wait.
+    let mut env = Env::with(pool, |c| c.lease_duration = Duration::from_secs(300)).await;
+    let slow =
+        "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\",\"sleep\",\"120\"]\n";
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("first", slow));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    env.wait_for_log(first.id, "Step 3/3").await;
+
+    repo.commit(
+        "fast again",
+        &[
+            ("Dockerfile", WEB_DOCKERFILE.as_bytes()),
+            ("www/index.html", b"second"),
+        ],
+    );
+    let second = deployments::create(&env.pool, app.id, None).await.unwrap();
+    env.wait_running(second.id).await;
+    assert!(env.page(second.id).await.contains("second"));
+    let first_row = deployments::get(&env.pool, first.id).await.unwrap();
+    assert_eq!(first_row.status, DeploymentStatus::Superseded);
+    env.wait_for_log(first.id, "Stopped: the deployment is superseded")
+        .await;
+    env.teardown().await;
 }
