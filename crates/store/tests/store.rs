@@ -309,3 +309,22 @@ async fn deleting_an_app_cancels_its_work_and_hands_teardown_to_one_worker(pool:
         Err(StoreError::NotFound)
     ));
 }
+
+/// The API and every worker migrate at start-up; starting them together must be safe.
+#[sqlx::test(migrations = false)]
+async fn concurrent_migrations_are_safe(pool: PgPool) {
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { slipway_store::migrate(&pool).await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().unwrap();
+    }
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, slipway_store::MIGRATOR.iter().count() as i64);
+}
