@@ -34,9 +34,21 @@ if ! docker info >/dev/null 2>&1; then
   exit 1
 fi
 
+# A test that panics skips its own cleanup; what it left is recognisable by name: its
+# network is slipway-test-<hex> and its app t-<10 hex>, so images slipway-t-<10 hex>.
+remove_test_leftovers() {
+  local net
+  for net in $(docker network ls --format '{{.Name}}' | grep -E '^slipway-test-[0-9a-f]+$' || true); do
+    docker ps -aq --filter "network=$net" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker network rm "$net" >/dev/null 2>&1 || true
+  done
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^slipway-t-[0-9a-f]{10}:' \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
+}
+
 echo "==> starting a throwaway Postgres"
 pg_test_start
-trap pg_test_stop EXIT
+trap 'pg_test_stop; remove_test_leftovers' EXIT
 echo "    $DATABASE_URL"
 
 echo "==> cargo test"
