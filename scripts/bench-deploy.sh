@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 pg_test_start
-port=$(pg_test_free_port)
+port=$(_pg_test_free_port)
 export SLIPWAY_ALLOW_LOCAL_REPOS=true SLIPWAY_NETWORK=$network SLIPWAY_WORK_DIR=$run_dir/work PORT=$port RUST_LOG=warn
 mkdir -p "$SLIPWAY_WORK_DIR"
 target/release/slipway-api >"$run_dir/api.log" 2>&1 &

@@ -5,29 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/pg-test.sh
-source scripts/pg-test.sh
+source scripts/pg-test.sh  # also sources scripts/deps.sh
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then "$@"
-  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
-  else echo "need root to run: $*" >&2; return 1
-  fi
-}
-
-missing=()
-pg_test_bin >/dev/null || missing+=(postgresql)
-if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed'; then
-  missing+=(busybox-static)
-fi
-if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
-  missing+=(docker-compose)
-fi
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "==> installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  as_root apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
-    || { as_root apt-get update -q >/dev/null && as_root apt-get install -y -q "${missing[@]}" >/dev/null; }
-fi
+# Postgres server, static busybox, the Compose tool, git, OpenSSL headers: whatever is missing.
+slipway_install_deps
 
 if ! docker info >/dev/null 2>&1; then
   echo "Docker Engine not reachable at ${DOCKER_HOST:-unix:///var/run/docker.sock}: start dockerd or set DOCKER_HOST." >&2
