@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use slipway_core::Config;
+use slipway_core::crypto::Cipher;
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use tokio::sync::OnceCell;
@@ -9,13 +10,17 @@ use tokio::sync::OnceCell;
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    /// Seals and opens config vars; `None` without SLIPWAY_SECRET_KEY.
+    pub cipher: Option<Cipher>,
     docker: Arc<OnceCell<DockerClient>>,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> Self {
+        let cipher = config.secret_key.as_ref().map(|k| Cipher::new(k.bytes()));
         Self {
             pool,
+            cipher,
             config: Arc::new(config),
             docker: Arc::new(OnceCell::new()),
         }

@@ -17,6 +17,10 @@ pub struct AppView {
     pub dockerfile: String,
     /// None: the image's single EXPOSEd port, else 80.
     pub port: Option<i32>,
+    /// Path of the app spec file in the repository.
+    pub spec_path: String,
+    /// Replica counts set through the API (they override the spec's `replicas`).
+    pub scale: std::collections::BTreeMap<String, u32>,
     pub subdomain: String,
     pub url: String,
     pub created_at: DateTime<Utc>,
@@ -33,6 +37,8 @@ impl AppView {
             branch: app.branch,
             dockerfile: app.dockerfile,
             port: app.port,
+            spec_path: app.spec_path,
+            scale: app.scale.0,
             created_at: app.created_at,
         }
     }
@@ -46,7 +52,11 @@ pub struct DeploymentView {
     #[serde(rename = "ref")]
     pub git_ref: Option<String>,
     pub status: DeploymentStatus,
-    /// The phase that failed (clone, build, release), when status is failed.
+    /// `build` (from git), `config` (config vars changed) or `rollback`.
+    pub kind: String,
+    /// The release whose image a config release or rollback reuses.
+    pub source_deployment_id: Option<Uuid>,
+    /// The phase that failed (clone, config, build, release), when status is failed.
     pub phase: Option<String>,
     pub reason: Option<String>,
     pub commit_sha: Option<String>,
@@ -57,12 +67,24 @@ pub struct DeploymentView {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When it started serving; only such deployments can be rolled back to.
+    pub released_at: Option<DateTime<Utc>>,
     /// Time from queueing to a worker picking it up.
     pub pickup_ms: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phases: Option<Vec<PhaseView>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<Vec<ContainerView>>,
+    /// Every status change and note (a replica that died, a scale change), oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<EventView>>,
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    pub status: DeploymentStatus,
+    pub message: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]
@@ -77,9 +99,23 @@ pub struct PhaseView {
 pub struct ContainerView {
     pub name: String,
     pub process: String,
+    pub replica: i32,
     pub ip: Option<String>,
     pub port: i32,
     pub host_port: Option<i32>,
+}
+
+impl From<ContainerRow> for ContainerView {
+    fn from(c: ContainerRow) -> Self {
+        Self {
+            name: c.name,
+            process: c.process,
+            replica: c.replica,
+            ip: c.ip,
+            port: c.port,
+            host_port: c.host_port,
+        }
+    }
 }
 
 impl DeploymentView {
@@ -91,6 +127,8 @@ impl DeploymentView {
             app_name: d.app_name,
             git_ref: d.git_ref,
             status: d.status,
+            kind: d.kind,
+            source_deployment_id: d.source_deployment_id,
             phase: d.failed_phase,
             reason: d.reason,
             commit_sha: d.commit_sha,
@@ -101,26 +139,27 @@ impl DeploymentView {
             created_at: d.created_at,
             started_at: d.started_at,
             finished_at: d.finished_at,
+            released_at: d.released_at,
             phases: None,
             containers: None,
+            events: None,
         }
     }
 
     pub fn detailed(d: DeploymentRow, events: &[EventRow], containers: Vec<ContainerRow>) -> Self {
         let mut view = Self::summary(d);
         view.phases = Some(phases(events));
-        view.containers = Some(
-            containers
-                .into_iter()
-                .map(|c| ContainerView {
-                    name: c.name,
-                    process: c.process,
-                    ip: c.ip,
-                    port: c.port,
-                    host_port: c.host_port,
+        view.events = Some(
+            events
+                .iter()
+                .map(|e| EventView {
+                    status: e.status,
+                    message: e.message.clone(),
+                    at: e.at,
                 })
                 .collect(),
         );
+        view.containers = Some(containers.into_iter().map(ContainerView::from).collect());
         view
     }
 }

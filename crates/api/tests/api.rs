@@ -394,7 +394,10 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     assert!(deployment["phases"][1]["duration_ms"].as_i64().unwrap() >= 0);
     assert!(deployment["pickup_ms"].as_i64().unwrap() >= 0);
     let container = &deployment["containers"][0];
-    assert_eq!(container["name"], format!("{name}-{id}"));
+    assert_eq!(
+        container["name"],
+        slipway_core::labels::container_name(&name, &id, "web", 1)
+    );
     let url = format!(
         "http://{}:{}/",
         container["ip"].as_str().unwrap(),

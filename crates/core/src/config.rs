@@ -14,6 +14,49 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    /// Like `Invalid`, without echoing the value: it is a secret.
+    #[error("{name} is invalid: {reason}")]
+    InvalidSecret { name: &'static str, reason: String },
+}
+
+/// The 32-byte key that seals config vars (SLIPWAY_SECRET_KEY).
+#[derive(Clone)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Standard base64 (what `openssl rand -base64 32` prints) or 64 hex digits.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        use base64::Engine as _;
+        let raw = raw.trim();
+        let bytes = if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) {
+            (0..32)
+                .map(|i| u8::from_str_radix(&raw[i * 2..i * 2 + 2], 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(raw).ok()
+        };
+        bytes
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(Self)
+            .ok_or(ConfigError::InvalidSecret {
+                name: "SLIPWAY_SECRET_KEY",
+                reason: "expected 32 bytes as base64 or 64 hex digits; generate one with `openssl rand -base64 32`".into(),
+            })
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
 }
 
 /// A secret that never prints itself (Debug shows `***`).
@@ -52,6 +95,18 @@ pub struct Config {
     /// How many times a deployment is started before a lost worker fails it for good.
     pub max_attempts: i32,
     pub log_json: bool,
+    /// Set: TLS is on (Let's Encrypt through Traefik) and app URLs are https.
+    pub acme_email: Option<String>,
+    /// Images kept per app for rollbacks (the newest releases').
+    pub keep_images: usize,
+    /// Memory limit (bytes) of app containers whose spec sets none; `None`: unlimited.
+    pub default_memory: Option<u64>,
+    pub default_cpus: Option<f64>,
+    /// Restarts Docker attempts for a crashed app container before the release is
+    /// marked crashed.
+    pub restart_max_retries: i64,
+    /// Seals config vars at rest; required once any exist.
+    pub secret_key: Option<SecretKey>,
 }
 
 impl Config {
@@ -104,6 +159,31 @@ impl Config {
                 Duration::from_secs(30),
             )?,
             max_attempts: parse_num("SLIPWAY_MAX_ATTEMPTS", var("SLIPWAY_MAX_ATTEMPTS"), 2i32, 1)?,
+            acme_email: var("SLIPWAY_ACME_EMAIL")
+                .map(|e| parse_email(e.trim()))
+                .transpose()?,
+            keep_images: parse_num("SLIPWAY_KEEP_IMAGES", var("SLIPWAY_KEEP_IMAGES"), 3usize, 1)?,
+            default_memory: parse_memory(var("SLIPWAY_DEFAULT_MEMORY"))?,
+            default_cpus: parse_cpus(var("SLIPWAY_DEFAULT_CPUS"))?,
+            restart_max_retries: {
+                let n = parse_num(
+                    "SLIPWAY_RESTART_RETRIES",
+                    var("SLIPWAY_RESTART_RETRIES"),
+                    5i64,
+                    0,
+                )?;
+                if n > 100 {
+                    return Err(invalid(
+                        "SLIPWAY_RESTART_RETRIES",
+                        &n.to_string(),
+                        "at most 100",
+                    ));
+                }
+                n
+            },
+            secret_key: var("SLIPWAY_SECRET_KEY")
+                .map(|k| SecretKey::parse(&k))
+                .transpose()?,
             log_json: match var("SLIPWAY_LOG_FORMAT").as_deref() {
                 None | Some("pretty") => false,
                 Some("json") => true,
@@ -137,14 +217,88 @@ impl Config {
             lease_duration: Duration::from_secs(10),
             max_attempts: 2,
             log_json: false,
+            acme_email: None,
+            keep_images: 3,
+            default_memory: Some(256 * 1024 * 1024),
+            default_cpus: None,
+            restart_max_retries: 5,
+            secret_key: Some(SecretKey([42; 32])),
         }
     }
 
+    pub fn tls(&self) -> bool {
+        self.acme_email.is_some()
+    }
+
     pub fn url_for(&self, subdomain: &str) -> String {
+        let scheme = if self.tls() { "https" } else { "http" };
         format!(
-            "http://{}",
+            "{scheme}://{}",
             crate::labels::host(subdomain, &self.base_domain)
         )
+    }
+}
+
+fn parse_email(raw: &str) -> Result<String, ConfigError> {
+    let valid = match raw.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        }
+        None => false,
+    };
+    if valid
+        && !raw
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
+    {
+        Ok(raw.to_owned())
+    } else {
+        Err(invalid(
+            "SLIPWAY_ACME_EMAIL",
+            raw,
+            "expected an email address for Let's Encrypt, like ops@example.com",
+        ))
+    }
+}
+
+/// Default 512 MiB; "none" or "0" for no limit.
+fn parse_memory(raw: Option<String>) -> Result<Option<u64>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Some(512 * 1024 * 1024));
+    };
+    if raw.trim() == "none" || raw.trim() == "0" {
+        return Ok(None);
+    }
+    match crate::spec::parse_bytes(&raw) {
+        Some(b) if b >= crate::spec::MIN_MEMORY => Ok(Some(b)),
+        Some(_) => Err(invalid(
+            "SLIPWAY_DEFAULT_MEMORY",
+            &raw,
+            "at least 6m (Docker's minimum), or none",
+        )),
+        None => Err(invalid(
+            "SLIPWAY_DEFAULT_MEMORY",
+            &raw,
+            "expected a size like 512m or 1g, or none",
+        )),
+    }
+}
+
+fn parse_cpus(raw: Option<String>) -> Result<Option<f64>, ConfigError> {
+    let Some(raw) = raw.filter(|r| r.trim() != "none") else {
+        return Ok(None);
+    };
+    match raw.trim().parse::<f64>() {
+        Ok(c) if c > 0.0 && c <= 1024.0 => Ok(Some(c)),
+        _ => Err(invalid(
+            "SLIPWAY_DEFAULT_CPUS",
+            &raw,
+            "expected a number of CPUs like 0.5 or 2, or none",
+        )),
     }
 }
 
@@ -299,6 +453,14 @@ mod tests {
             ("BASE_DOMAIN", "bad domain"),
             ("SLIPWAY_NETWORK", "-x"),
             ("SLIPWAY_LOG_FORMAT", "xml"),
+            ("SLIPWAY_ACME_EMAIL", "not-an-email"),
+            ("SLIPWAY_ACME_EMAIL", "a@b"),
+            ("SLIPWAY_KEEP_IMAGES", "0"),
+            ("SLIPWAY_DEFAULT_MEMORY", "1m"),
+            ("SLIPWAY_DEFAULT_MEMORY", "plenty"),
+            ("SLIPWAY_DEFAULT_CPUS", "-1"),
+            ("SLIPWAY_RESTART_RETRIES", "1000"),
+            ("SLIPWAY_SECRET_KEY", "short"),
         ] {
             let err = parse(&[("DATABASE_URL", "postgres://x"), (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -317,5 +479,60 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_millis(500));
         assert!(c.publish_ports);
         assert_eq!(c.base_domain, "apps.example.com");
+    }
+
+    #[test]
+    fn release_settings() {
+        let c = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(c.keep_images, 3);
+        assert_eq!(c.default_memory, Some(512 << 20));
+        assert_eq!(c.default_cpus, None);
+        assert_eq!(c.restart_max_retries, 5);
+        assert!(c.secret_key.is_none() && c.acme_email.is_none());
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_ACME_EMAIL", "ops@example.com"),
+            ("BASE_DOMAIN", "apps.example.com"),
+            ("SLIPWAY_DEFAULT_MEMORY", "none"),
+            ("SLIPWAY_DEFAULT_CPUS", "1.5"),
+            ("SLIPWAY_KEEP_IMAGES", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.url_for("hello"), "https://hello.apps.example.com");
+        assert_eq!(
+            (c.default_memory, c.default_cpus, c.keep_images),
+            (None, Some(1.5), 5)
+        );
+    }
+
+    #[test]
+    fn the_secret_key_is_base64_or_hex_and_never_printed() {
+        let b64 = "q83vq83vq83vq83vq83vq83vq83vq83vq83vq83vq80=";
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_SECRET_KEY", b64),
+        ])
+        .unwrap();
+        let key = c.secret_key.unwrap();
+        assert_eq!(key.bytes()[..3], [0xab, 0xcd, 0xef]);
+        assert_eq!(format!("{key:?}"), "SecretKey(..)");
+        let hex = "abcdef".repeat(10) + "abcd";
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_SECRET_KEY", &hex),
+        ])
+        .unwrap();
+        assert_eq!(c.secret_key.unwrap().bytes()[..3], [0xab, 0xcd, 0xef]);
+        let secret = "not-the-right-length-but-secret";
+        let err = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_SECRET_KEY", secret),
+        ])
+        .unwrap_err();
+        let shown = err.to_string();
+        assert!(
+            shown.contains("openssl rand -base64 32") && !shown.contains(secret),
+            "{shown}"
+        );
     }
 }

@@ -18,18 +18,29 @@ pub struct Route<'a> {
     pub base_domain: &'a str,
     pub network: &'a str,
     pub port: u16,
+    /// HTTPS through the `letsencrypt` resolver, with HTTP redirected to it.
+    pub tls: bool,
 }
+
+/// Traefik's certificate resolver and redirect middleware (see traefik/).
+pub const CERT_RESOLVER: &str = "letsencrypt";
+pub const HTTPS_REDIRECT: &str = "slipway-https-redirect@file";
 
 pub fn image_repository(app: &str) -> String {
     format!("slipway-{app}")
 }
 
-pub fn image_tag(app: &str, deployment_id: &str) -> String {
-    format!("{}:{deployment_id}", image_repository(app))
-}
-
-pub fn container_name(app: &str, deployment_id: &str) -> String {
-    format!("{app}-{deployment_id}")
+/// `<app>-<process>-<replica>-<deployment suffix>`: readable in `docker ps`, and the
+/// same on a retry, so a retried release replaces what a lost attempt started. The
+/// suffix is the random tail of the deployment's UUIDv7 (its head is a timestamp that
+/// neighbouring deployments share).
+pub fn container_name(app: &str, deployment_id: &str, process: &str, replica: u32) -> String {
+    let hex: String = deployment_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    let suffix = &hex[hex.len().saturating_sub(12)..];
+    format!("{app}-{process}-{replica}-{suffix}")
 }
 
 pub fn host(subdomain: &str, base_domain: &str) -> String {
@@ -57,27 +68,35 @@ pub fn ownership_labels(
 /// service and balances across both: that overlap is what makes releases zero-downtime.
 pub fn traefik_labels(route: &Route<'_>) -> HashMap<String, String> {
     let name = format!("slipway-{}", route.app);
-    let host = host(route.subdomain, route.base_domain);
-    HashMap::from([
+    let rule = format!("Host(`{}`)", host(route.subdomain, route.base_domain));
+    let router = |key: &str| format!("traefik.http.routers.{name}.{key}");
+    let mut labels = HashMap::from([
         ("traefik.enable".to_owned(), "true".to_owned()),
         (
             "traefik.docker.network".to_owned(),
             route.network.to_owned(),
         ),
-        (
-            format!("traefik.http.routers.{name}.rule"),
-            format!("Host(`{host}`)"),
-        ),
-        (
-            format!("traefik.http.routers.{name}.entrypoints"),
-            "web".to_owned(),
-        ),
-        (format!("traefik.http.routers.{name}.service"), name.clone()),
+        (router("rule"), rule.clone()),
+        (router("service"), name.clone()),
         (
             format!("traefik.http.services.{name}.loadbalancer.server.port"),
             route.port.to_string(),
         ),
-    ])
+    ]);
+    if route.tls {
+        labels.insert(router("entrypoints"), "websecure".to_owned());
+        labels.insert(router("tls"), "true".to_owned());
+        labels.insert(router("tls.certresolver"), CERT_RESOLVER.to_owned());
+        // Plain HTTP gets its own router whose only job is the redirect.
+        let http = |key: &str| format!("traefik.http.routers.{name}-http.{key}");
+        labels.insert(http("rule"), rule);
+        labels.insert(http("entrypoints"), "web".to_owned());
+        labels.insert(http("middlewares"), HTTPS_REDIRECT.to_owned());
+        labels.insert(http("service"), name.clone());
+    } else {
+        labels.insert(router("entrypoints"), "web".to_owned());
+    }
+    labels
 }
 
 #[cfg(test)]
@@ -92,7 +111,9 @@ mod tests {
             base_domain: "example.com",
             network: "slipway",
             port: 3000,
+            tls: false,
         });
+        assert_eq!(labels.len(), 6, "{labels:?}");
         assert_eq!(labels["traefik.enable"], "true");
         assert_eq!(labels["traefik.docker.network"], "slipway");
         assert_eq!(
@@ -110,9 +131,65 @@ mod tests {
     }
 
     #[test]
+    fn with_tls_the_router_uses_the_resolver_and_http_redirects() {
+        let labels = traefik_labels(&Route {
+            app: "hello",
+            subdomain: "hello",
+            base_domain: "example.com",
+            network: "slipway",
+            port: 3000,
+            tls: true,
+        });
+        let expected: HashMap<String, String> = [
+            ("traefik.enable", "true"),
+            ("traefik.docker.network", "slipway"),
+            (
+                "traefik.http.routers.slipway-hello.rule",
+                "Host(`hello.example.com`)",
+            ),
+            (
+                "traefik.http.routers.slipway-hello.entrypoints",
+                "websecure",
+            ),
+            ("traefik.http.routers.slipway-hello.tls", "true"),
+            (
+                "traefik.http.routers.slipway-hello.tls.certresolver",
+                "letsencrypt",
+            ),
+            (
+                "traefik.http.routers.slipway-hello.service",
+                "slipway-hello",
+            ),
+            (
+                "traefik.http.routers.slipway-hello-http.rule",
+                "Host(`hello.example.com`)",
+            ),
+            ("traefik.http.routers.slipway-hello-http.entrypoints", "web"),
+            (
+                "traefik.http.routers.slipway-hello-http.middlewares",
+                "slipway-https-redirect@file",
+            ),
+            (
+                "traefik.http.routers.slipway-hello-http.service",
+                "slipway-hello",
+            ),
+            (
+                "traefik.http.services.slipway-hello.loadbalancer.server.port",
+                "3000",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(labels, expected);
+    }
+
+    #[test]
     fn names() {
-        assert_eq!(image_tag("hello", "d1"), "slipway-hello:d1");
-        assert_eq!(container_name("hello", "d1"), "hello-d1");
+        assert_eq!(
+            container_name("hello", "01a2074c-f2a9-74c3-915b-45a73c144cca", "web", 2),
+            "hello-web-2-45a73c144cca"
+        );
         let own = ownership_labels("hello", "a1", "d1", "web");
         assert_eq!(own[LABEL_MANAGED], "true");
         assert_eq!(own[LABEL_DEPLOYMENT_ID], "d1");

@@ -3,10 +3,13 @@
 //! Nothing here does IO, so every rule can be unit tested in isolation.
 
 pub mod config;
+pub mod crypto;
+pub mod envvars;
 pub mod labels;
+pub mod spec;
 pub mod status;
 pub mod validate;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, SecretKey};
 pub use status::{DeploymentStatus, Phase};
 pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

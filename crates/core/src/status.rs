@@ -100,7 +100,8 @@ impl DeploymentStatus {
     pub fn can_become(self, next: Self) -> bool {
         use DeploymentStatus::*;
         match (self, next) {
-            (Pending, Cloning | Cancelled | Superseded | Failed) => true,
+            // Config releases and rollbacks reuse an image: they go straight to releasing.
+            (Pending, Cloning | Releasing | Cancelled | Superseded | Failed) => true,
             (Cloning, Building | Testing | Releasing) => true,
             (Building, Testing | Releasing) => true,
             (Testing, Releasing) => true,

@@ -34,6 +34,13 @@ pub struct ContainerSpec {
     pub labels: HashMap<String, String>,
     /// Replaces the image's `CMD` when set.
     pub command: Option<Vec<String>>,
+    /// Memory limit in bytes (swap included, so there is no swapping past it).
+    pub memory: Option<i64>,
+    /// CPU limit in billionths of a CPU.
+    pub nano_cpus: Option<i64>,
+    /// `Some(n)`: restart on failure up to n times, then leave it exited (a crash
+    /// Slipway reports). `None`: restart unless stopped.
+    pub restart_max_retries: Option<i64>,
 }
 
 /// A started container and where to reach it.
@@ -107,10 +114,19 @@ impl DockerClient {
                 // A tiny init as PID 1 forwards SIGTERM: most app processes ignore it as
                 // PID 1, which would turn every graceful stop into a full grace-period wait.
                 init: Some(true),
-                restart_policy: Some(RestartPolicy {
-                    name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
-                    maximum_retry_count: None,
+                restart_policy: Some(match spec.restart_max_retries {
+                    Some(n) => RestartPolicy {
+                        name: Some(RestartPolicyNameEnum::ON_FAILURE),
+                        maximum_retry_count: Some(n),
+                    },
+                    None => RestartPolicy {
+                        name: Some(RestartPolicyNameEnum::UNLESS_STOPPED),
+                        maximum_retry_count: None,
+                    },
                 }),
+                memory: spec.memory,
+                memory_swap: spec.memory,
+                nano_cpus: spec.nano_cpus,
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {
@@ -222,9 +238,29 @@ impl DockerClient {
         &self,
         labels: &[(&str, &str)],
     ) -> Result<Vec<ContainerSummary>, DockerError> {
+        self.containers_matching(label_filters(labels)).await
+    }
+
+    /// Like `list_containers`, limited to containers attached to `network`: one Slipway
+    /// installation's containers when several share a daemon (tests do).
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn list_containers_on_network(
+        &self,
+        network: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
+        let mut filters = label_filters(labels);
+        filters.insert("network".to_owned(), vec![network.to_owned()]);
+        self.containers_matching(filters).await
+    }
+
+    async fn containers_matching(
+        &self,
+        filters: HashMap<String, Vec<String>>,
+    ) -> Result<Vec<ContainerSummary>, DockerError> {
         let options = ListContainersOptionsBuilder::new()
             .all(true)
-            .filters(&label_filters(labels))
+            .filters(&filters)
             .build();
         let containers = self.docker.list_containers(Some(options)).await?;
         Ok(containers

@@ -82,6 +82,23 @@ impl DockerClient {
     }
 
     /// The image's exposed TCP ports, sorted, without duplicates.
+    /// The TCP ports the image EXPOSEs, or `None` when there is no such image: one
+    /// call answers both "can this build be skipped" and "which port does it use".
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn image_exposed_ports(
+        &self,
+        reference: &str,
+    ) -> Result<Option<Vec<u16>>, DockerError> {
+        let Some(image) = ok_if_not_found(self.docker.inspect_image(reference).await)? else {
+            return Ok(None);
+        };
+        let exposed = image
+            .config
+            .and_then(|c| c.exposed_ports)
+            .unwrap_or_default();
+        Ok(Some(tcp_ports(&exposed)))
+    }
+
     pub(crate) async fn exposed_tcp_ports(&self, reference: &str) -> Result<Vec<u16>, DockerError> {
         let image = self.docker.inspect_image(reference).await?;
         let exposed = image

@@ -6,14 +6,18 @@ mod build;
 mod client;
 mod container;
 mod error;
+mod events;
 mod image;
+mod logs;
 mod network;
 
 pub use build::{BuildRequest, BuiltImage};
 pub use client::DockerClient;
 pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
 pub use error::{BuildError, DockerError};
+pub use events::ContainerEvent;
 pub use image::ImageSummary;
+pub use logs::{LogLine, LogStream, LogsQuery};
 
 /// Label set on every network this crate creates.
 pub const MANAGED_LABEL: &str = "slipway.managed";

@@ -25,6 +25,9 @@ fn spec(name: &str, image: &str, network: &str) -> ContainerSpec {
         env: vec!["PORT=80".to_owned()],
         labels: HashMap::new(),
         command: None,
+        memory: None,
+        nano_cpus: None,
+        restart_max_retries: None,
     }
 }
 

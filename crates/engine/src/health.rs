@@ -1,57 +1,78 @@
-//! Waits for a new release to answer HTTP before it takes traffic, watching the
-//! container too, so a crash is reported at once rather than as a timeout.
+//! Waits for a new release to pass its health check before it takes traffic, watching
+//! the container too, so a crash is reported at once rather than as a timeout.
 
 use std::time::Duration;
 
+use slipway_core::spec::HealthCheck;
 use slipway_docker::DockerClient;
 use tokio::time::Instant;
 
 pub enum Health {
-    Serving {
-        status: u16,
-    },
+    /// Passed the required number of consecutive checks; the last status seen.
+    Serving { status: u16 },
     /// The container exited: its exit code and Docker's error, if any.
     Exited {
         exit_code: Option<i64>,
         error: Option<String>,
+        oom_killed: bool,
     },
-    TimedOut {
-        last_error: String,
-    },
+    /// The time ran out; the last response or connection error.
+    TimedOut { last_error: String },
 }
 
-pub async fn wait_until_serving(
+/// Probes `base_url` + the check's path until `check.retries` consecutive attempts get
+/// a status in the accepted range, within `timeout` (which includes the start period).
+pub async fn wait_until_healthy(
     docker: &DockerClient,
     http: &reqwest::Client,
     container: &str,
-    url: &str,
+    base_url: &str,
+    check: &HealthCheck,
     timeout: Duration,
 ) -> Health {
     let deadline = Instant::now() + timeout;
+    let url = format!("{}{}", base_url.trim_end_matches('/'), check.path);
     let mut last_error = String::from("no attempt finished");
-    // Start fast (most apps answer within a few hundred ms) and back off to 500 ms.
-    let mut pause = Duration::from_millis(20);
+    let mut passes = 0;
+    if !check.start_period.is_zero() {
+        tokio::time::sleep_until((Instant::now() + check.start_period).min(deadline)).await;
+    }
+    // Until the first pass, start fast (most apps answer within a few hundred ms) and
+    // back off to the configured interval; between required passes, use the interval.
+    let mut pause = Duration::from_millis(20).min(check.interval);
     let mut next_state_check = Instant::now();
     loop {
-        let attempt = tokio::time::timeout_at(deadline, http.get(url).send()).await;
+        let attempt = tokio::time::timeout_at(deadline, http.get(&url).send()).await;
         match attempt {
-            Ok(Ok(response)) if response.status().as_u16() < 500 => {
-                return Health::Serving {
-                    status: response.status().as_u16(),
-                };
+            Ok(Ok(response)) if check.status.contains(response.status().as_u16()) => {
+                passes += 1;
+                if passes >= check.retries {
+                    return Health::Serving {
+                        status: response.status().as_u16(),
+                    };
+                }
+                pause = check.interval;
             }
-            Ok(Ok(response)) => last_error = format!("HTTP {}", response.status()),
-            Ok(Err(e)) => last_error = describe(&e),
+            Ok(Ok(response)) => {
+                passes = 0;
+                last_error = format!("GET {} answered HTTP {}", check.path, response.status());
+            }
+            Ok(Err(e)) => {
+                passes = 0;
+                last_error = format!("GET {}: {}", check.path, describe(&e));
+            }
             Err(_) => {}
         }
         if Instant::now() >= next_state_check {
             next_state_check = Instant::now() + Duration::from_millis(500);
             if let Ok(state) = docker.container_state(container).await
+                // Restarting counts too: during a release, a restart means it crashed.
                 && !state.running
             {
                 return Health::Exited {
                     exit_code: state.exit_code,
                     error: state.error,
+                    oom_killed: state.oom_killed,
                 };
             }
         }
@@ -59,7 +80,9 @@ pub async fn wait_until_serving(
             return Health::TimedOut { last_error };
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_millis(500));
+        if passes == 0 {
+            pause = (pause * 2).min(check.interval.max(Duration::from_millis(20)));
+        }
     }
 }
 

@@ -1,12 +1,16 @@
-//! The deployment pipeline (clone → build → release) and the worker loop that claims
-//! deployments from the Postgres queue, holds their leases, and tears deleted apps down.
+//! The deployment pipeline (clone → config → build → release) and the worker loop that
+//! claims deployments from the Postgres queue, holds their leases, reconciles running
+//! releases with the runtime, watches their containers, and tears deleted apps down.
 
 mod failure;
 mod health;
 mod lease;
 mod logsink;
 mod pipeline;
+pub mod reconcile;
+mod replicas;
 mod teardown;
+pub mod watcher;
 mod worker;
 
 pub use failure::Failure;

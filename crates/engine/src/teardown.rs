@@ -74,6 +74,7 @@ pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uu
     if let Ok(Some(image)) = deployments::get(&ctx.pool, deployment_id)
         .await
         .map(|d| d.image)
+        && let Ok(false) = queue::image_needed_elsewhere(&ctx.pool, &image, deployment_id).await
         && let Err(e) = ctx.docker.remove_image(&image).await
     {
         tracing::warn!(%image, error = %e, "could not remove a lost worker's image");

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use slipway_core::crypto::Cipher;
 use slipway_core::{Config, DeploymentStatus};
 use slipway_docker::DockerClient;
 use slipway_store::queue::{self, Claim};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::{pipeline, teardown};
+use crate::{pipeline, reconcile, teardown, watcher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -31,6 +32,9 @@ pub struct Context {
     pub docker: DockerClient,
     pub config: Config,
     pub http: reqwest::Client,
+    /// Opens config vars; `None` without SLIPWAY_SECRET_KEY (then only apps without
+    /// config vars can be released).
+    pub cipher: Option<Cipher>,
 }
 
 impl Context {
@@ -41,11 +45,13 @@ impl Context {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
+        let cipher = config.secret_key.as_ref().map(|k| Cipher::new(k.bytes()));
         Self {
             pool,
             docker,
             config,
             http,
+            cipher,
         }
     }
 }
@@ -79,6 +85,15 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
         let slot_freed = Arc::new(Notify::new());
         let tasks = TaskTracker::new();
+        match reconcile::reconcile_all(ctx).await {
+            Ok(done) => tracing::info!(
+                started = ?done.started,
+                removed = ?done.removed,
+                "reconciled the runtime with the database"
+            ),
+            Err(e) => tracing::warn!(error = %e, "start-up reconciliation failed"),
+        }
+        tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
         let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
         tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
         loop {
@@ -87,7 +102,7 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 notification = listener.recv() => match notification {
-                    Ok(n) => self.stop_if_told(n.payload()),
+                    Ok(n) => self.on_notification(n.payload(), &tasks),
                     Err(e) => {
                         // PgListener reconnects on the next recv; the poll covers the gap.
                         tracing::warn!(error = %e, "lost the queue listener; reconnecting");
@@ -144,6 +159,18 @@ impl Worker {
     fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
         // The map holds no invariant a panic could break; keep using it.
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn on_notification(&self, payload: &str, tasks: &TaskTracker) {
+        if let Some(app_id) = payload
+            .strip_prefix("reconcile:")
+            .and_then(|id| Uuid::parse_str(id).ok())
+        {
+            let ctx = self.ctx.clone();
+            tasks.spawn(async move { reconcile::reconcile_app(&ctx, app_id).await });
+        } else {
+            self.stop_if_told(payload);
+        }
     }
 
     /// Payload `stop:<id>`: a deployment was superseded or cancelled under its worker.

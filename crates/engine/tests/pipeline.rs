@@ -5,181 +5,18 @@
 
 use std::time::Duration;
 
-use slipway_core::{Config, DeploymentStatus};
+use slipway_core::DeploymentStatus;
 use slipway_docker::DockerClient;
-use slipway_engine::{Context, Worker};
+use slipway_store::PgPool;
 use slipway_store::apps::{self, NewApp, Owner};
-use slipway_store::deployments::{self, DeploymentRow};
+use slipway_store::deployments;
 use slipway_store::queue::{self, Claim};
-use slipway_store::{PgPool, logs};
 use slipway_testkit::{TestRepo, WEB_DOCKERFILE, web_app_files, web_app_files_with_dockerfile};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-const NEVER_LISTENS: &str =
-    "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\",\"sleep\",\"3600\"]\n";
+mod support;
 
-struct Env {
-    pool: PgPool,
-    docker: DockerClient,
-    config: Config,
-    apps: Vec<String>,
-    workers: Vec<(CancellationToken, tokio::task::JoinHandle<()>)>,
-    _work: tempfile::TempDir,
-}
-
-impl Env {
-    async fn new(pool: PgPool) -> Self {
-        Self::with(pool, |_| {}).await
-    }
-
-    async fn with(pool: PgPool, tweak: impl FnOnce(&mut Config)) -> Self {
-        let docker = slipway_testkit::docker(DockerClient::connect(None).await);
-        let work = tempfile::tempdir().unwrap();
-        let network = format!(
-            "slipway-test-{}",
-            &Uuid::new_v4().simple().to_string()[..12]
-        );
-        let mut config = Config::for_tests("unused", &network, work.path().to_path_buf());
-        tweak(&mut config);
-        Self {
-            pool,
-            docker,
-            config,
-            apps: Vec::new(),
-            workers: Vec::new(),
-            _work: work,
-        }
-    }
-
-    fn start_worker(&mut self, id: &str) {
-        let ctx = Context::new(self.pool.clone(), self.docker.clone(), self.config.clone());
-        let worker = Worker::new(ctx, id);
-        let stop = CancellationToken::new();
-        let token = stop.clone();
-        let handle = tokio::spawn(async move { worker.run(token).await.expect("worker failed") });
-        self.workers.push((stop, handle));
-    }
-
-    async fn create_app(
-        &mut self,
-        repo: &TestRepo,
-        port: Option<u16>,
-    ) -> (apps::AppRow, DeploymentRow) {
-        let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
-        self.apps.push(name.clone());
-        let new = NewApp {
-            name,
-            repo_url: repo.url(),
-            branch: None,
-            dockerfile: "Dockerfile".into(),
-            port,
-        };
-        apps::create(&self.pool, Owner::Any, &new).await.unwrap()
-    }
-
-    async fn wait_finished(&self, id: Uuid) -> DeploymentRow {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let row = deployments::get(&self.pool, id).await.unwrap();
-            if !row.status.is_unfinished() {
-                return row;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "deployment {id} still {} after 120s",
-                row.status
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_running(&self, id: Uuid) -> DeploymentRow {
-        let row = self.wait_finished(id).await;
-        assert_eq!(
-            row.status,
-            DeploymentStatus::Running,
-            "{:?}\n{}",
-            row.reason,
-            self.log_text(id).await
-        );
-        row
-    }
-
-    async fn wait_for_log(&self, id: Uuid, needle: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while !self.log_text(id).await.contains(needle) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "no {needle:?} in the log:\n{}",
-                self.log_text(id).await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn page(&self, id: Uuid) -> String {
-        let containers = deployments::containers(&self.pool, id).await.unwrap();
-        assert_eq!(containers.len(), 1, "one web container expected");
-        let ip = containers[0].ip.clone().expect("container has an address");
-        slipway_testkit::http_get(&format!("http://{ip}:{}/", containers[0].port))
-            .await
-            .expect("page answers")
-    }
-
-    async fn log_text(&self, id: Uuid) -> String {
-        let lines = logs::page(&self.pool, id, 0, 100_000).await.unwrap();
-        lines
-            .iter()
-            .map(|l| format!("[{}] {}\n", l.stream, l.line))
-            .collect()
-    }
-
-    async fn running_containers(&self, app: &str) -> Vec<String> {
-        let list = self
-            .docker
-            .list_containers(&[("slipway.app", app)])
-            .await
-            .unwrap();
-        list.into_iter()
-            .filter(|c| c.state == "running")
-            .map(|c| c.name)
-            .collect()
-    }
-
-    async fn teardown(self) {
-        for (stop, handle) in self.workers {
-            stop.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
-        }
-        for app in &self.apps {
-            for c in self
-                .docker
-                .list_containers(&[("slipway.app", app)])
-                .await
-                .unwrap_or_default()
-            {
-                let _ = self.docker.stop_and_remove(&c.id, Duration::ZERO).await;
-            }
-            let repository = format!("slipway-{app}");
-            for image in self
-                .docker
-                .list_images_of(&repository)
-                .await
-                .unwrap_or_default()
-            {
-                for tag in image
-                    .tags
-                    .iter()
-                    .filter(|t| t.starts_with(&format!("{repository}:")))
-                {
-                    let _ = self.docker.remove_image(tag).await;
-                }
-            }
-        }
-        let _ = self.docker.remove_network(&self.config.network).await;
-    }
-}
+use support::{Env, NEVER_LISTENS};
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
@@ -197,9 +34,11 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
     );
     assert_eq!(done.commit_sha.as_deref(), Some(repo.head().as_str()));
     assert_eq!(done.commit_message.as_deref(), Some("initial"));
+    // Tagged by commit (and a digest of the Dockerfile path and build args), so the
+    // same commit can reuse it.
     assert_eq!(
-        done.image.as_deref(),
-        Some(format!("slipway-{}:{}", app.name, first.id).as_str())
+        done.image.as_deref().unwrap().rsplit_once('-').unwrap().0,
+        format!("slipway-{}:{}", app.name, &repo.head()[..12])
     );
     assert_eq!(done.port, Some(80), "no EXPOSE and no port: 80");
     assert!(env.page(first.id).await.contains("hello from slipway"));
@@ -213,7 +52,7 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
     let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
     use DeploymentStatus::*;
     assert_eq!(statuses, [Pending, Cloning, Building, Releasing, Running]);
-    let name = format!("{}-{}", app.name, first.id);
+    let name = slipway_core::labels::container_name(&app.name, &first.id.to_string(), "web", 1);
     assert_eq!(env.running_containers(&app.name).await, [name]);
     let container = &env
         .docker
@@ -266,6 +105,7 @@ async fn an_unknown_repository_fails_in_clone(pool: PgPool) {
         branch: None,
         dockerfile: "Dockerfile".into(),
         port: None,
+        spec_path: "slipway.toml".into(),
     };
     env.apps.push(name);
     let (_, first) = apps::create(&env.pool, Owner::Any, &new).await.unwrap();
@@ -293,7 +133,7 @@ async fn a_container_that_never_answers_fails_in_release_and_the_previous_releas
     assert_eq!(done.failed_phase.as_deref(), Some("release"));
     let reason = done.reason.unwrap();
     assert!(
-        reason.contains("did not answer HTTP on port 80"),
+        reason.contains("did not pass GET / on port 80") && reason.contains("connection refused"),
         "{reason}"
     );
     // The previous release is untouched and still serving; the failed one is gone.
@@ -302,7 +142,8 @@ async fn a_container_that_never_answers_fails_in_release_and_the_previous_releas
         DeploymentStatus::Running
     );
     assert!(env.page(first.id).await.contains("version one"));
-    let first_name = format!("{}-{}", app.name, first.id);
+    let first_name =
+        slipway_core::labels::container_name(&app.name, &first.id.to_string(), "web", 1);
     assert_eq!(env.running_containers(&app.name).await, [first_name]);
     assert!(
         deployments::containers(&env.pool, second.id)
@@ -333,7 +174,12 @@ async fn redeploying_replaces_the_content_and_removes_the_old_container(pool: Pg
     let old = deployments::get(&env.pool, first.id).await.unwrap();
     assert_eq!(old.status, DeploymentStatus::Superseded);
     // The old release is retired right after the new one is promoted.
-    let expected = [format!("{}-{}", app.name, second.id)];
+    let expected = [slipway_core::labels::container_name(
+        &app.name,
+        &second.id.to_string(),
+        "web",
+        1,
+    )];
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     let containers = loop {
         let names: Vec<String> = env
@@ -498,7 +344,7 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
     let image = format!("slipway-{}:lost", app.name);
     build_fixture_image(&env.docker, &image).await;
     let spec = slipway_docker::ContainerSpec {
-        name: format!("{}-{}", app.name, first.id),
+        name: slipway_core::labels::container_name(&app.name, &first.id.to_string(), "web", 1),
         image: image.clone(),
         network: env.config.network.clone(),
         port: 80,

@@ -44,7 +44,35 @@ pub async fn database(config: &Config, max_connections: u32) -> anyhow::Result<P
     slipway_store::migrate(&pool)
         .await
         .context("could not apply database migrations")?;
+    check_secret_key(config, &pool).await?;
     Ok(pool)
+}
+
+/// Config vars are sealed with SLIPWAY_SECRET_KEY: once any exist, a server without the
+/// key (or with another one) could neither release apps nor show their config, so it
+/// refuses to start and says why.
+pub async fn check_secret_key(config: &Config, pool: &PgPool) -> anyhow::Result<()> {
+    let Some((app_id, name, sealed)) = slipway_store::config_vars::any_sealed(pool)
+        .await
+        .context("could not read config vars")?
+    else {
+        return Ok(());
+    };
+    let Some(key) = &config.secret_key else {
+        anyhow::bail!(
+            "SLIPWAY_SECRET_KEY is not set, but the database holds config vars encrypted with it: \
+             set the key they were created with (the same value on the API and every worker)"
+        );
+    };
+    let cipher = slipway_core::crypto::Cipher::new(key.bytes());
+    let aad = slipway_core::crypto::config_var_aad(&app_id.to_string(), &name);
+    cipher.open(&aad, &sealed).map_err(|_| {
+        anyhow::anyhow!(
+            "SLIPWAY_SECRET_KEY does not decrypt the stored config vars: it is not the key they \
+             were created with (the same value must be set on the API and every worker)"
+        )
+    })?;
+    Ok(())
 }
 
 /// Cancelled on the first SIGTERM or Ctrl-C.

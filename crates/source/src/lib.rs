@@ -6,8 +6,10 @@ mod context;
 mod dockerignore;
 mod error;
 mod fetch;
+mod read;
 
 pub use context::{ContextSummary, write_context};
 pub use dockerignore::DockerIgnore;
 pub use error::SourceError;
 pub use fetch::{Fetched, fetch};
+pub use read::{ReadError, read_file};

@@ -1,7 +1,10 @@
 //! Apps. Every query takes an `Owner` so that per-user scoping, when authentication
 //! lands, is a value passed in rather than a rewrite of each query.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -33,6 +36,9 @@ pub struct AppRow {
     pub branch: Option<String>,
     pub dockerfile: String,
     pub port: Option<i32>,
+    pub spec_path: String,
+    /// Replica counts set through the API, by process; they override the spec's.
+    pub scale: Json<BTreeMap<String, u32>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -43,12 +49,13 @@ pub struct NewApp {
     pub branch: Option<String>,
     pub dockerfile: String,
     pub port: Option<u16>,
+    pub spec_path: String,
 }
 
 /// Column list shared by every app query; a macro so that queries stay `&'static str`.
 macro_rules! app_columns {
     () => {
-        "id, owner_id, name, repo_url, branch, dockerfile, port, created_at"
+        "id, owner_id, name, repo_url, branch, dockerfile, port, spec_path, scale, created_at"
     };
 }
 pub(crate) use app_columns;
@@ -62,8 +69,8 @@ pub async fn create(
 ) -> Result<(AppRow, DeploymentRow), StoreError> {
     let mut tx = pool.begin().await?;
     let row: AppRow = sqlx::query_as(concat!(
-        "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+        "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port, spec_path)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
         app_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -73,6 +80,7 @@ pub async fn create(
     .bind(&app.branch)
     .bind(&app.dockerfile)
     .bind(app.port.map(i32::from))
+    .bind(&app.spec_path)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| StoreError::from_unique(e, "apps_name_live", "name"))?;
@@ -173,4 +181,31 @@ pub async fn finish_teardown(mut teardown: Teardown) -> Result<(), StoreError> {
         .await?;
     teardown.tx.commit().await?;
     Ok(())
+}
+
+/// Merges replica counts into the app's scale. The change NOTIFYs `reconcile:<app>`, and
+/// the worker brings the running release's containers in line.
+pub async fn set_scale(
+    pool: &PgPool,
+    app_id: Uuid,
+    counts: &BTreeMap<String, u32>,
+) -> Result<AppRow, StoreError> {
+    sqlx::query_as(concat!(
+        "UPDATE apps SET scale = scale || $2 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+        app_columns!()
+    ))
+    .bind(app_id)
+    .bind(Json(counts))
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Live apps, for the worker's start-up reconciliation.
+pub async fn list_live_ids(pool: &PgPool) -> Result<Vec<Uuid>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM apps WHERE deleted_at IS NULL ORDER BY created_at")
+            .fetch_all(pool)
+            .await?,
+    )
 }

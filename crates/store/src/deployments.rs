@@ -1,7 +1,10 @@
 //! Deployments as users see them: creation, history, events and containers.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use slipway_core::DeploymentStatus;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -24,6 +27,47 @@ pub struct DeploymentRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub attempts: i32,
+    /// `build`, `config` or `rollback` (see [`Kind`]).
+    pub kind: String,
+    pub source_deployment_id: Option<Uuid>,
+    /// The parsed app spec the release runs with, once the config phase has read it.
+    pub spec: Option<Json<serde_json::Value>>,
+    /// Sealed config vars (name → base64) the release runs with.
+    pub config_snapshot: Option<Json<BTreeMap<String, String>>>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// How a deployment gets its image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Clone and build (or reuse the image of the same commit).
+    Build,
+    /// The current release's image again, with changed config vars.
+    Config,
+    /// An earlier release's image and config vars again.
+    Rollback,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Build => "build",
+            Kind::Config => "config",
+            Kind::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Kind::Build, Kind::Config, Kind::Rollback]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
+    }
+}
+
+impl DeploymentRow {
+    pub fn kind(&self) -> Kind {
+        Kind::parse(&self.kind).unwrap_or(Kind::Build)
+    }
 }
 
 /// Column list shared by every deployment query (aliases `d` and `a` for the app).
@@ -31,7 +75,8 @@ macro_rules! deployment_columns {
     () => {
         "d.id, d.app_id, a.name AS app_name, d.git_ref, d.status, d.failed_phase, d.reason, \
          d.commit_sha, d.commit_message, d.image, d.port, d.created_at, d.started_at, \
-         d.finished_at, d.attempts"
+         d.finished_at, d.attempts, d.kind, d.source_deployment_id, d.spec, \
+         d.config_snapshot, d.released_at"
     };
 }
 pub(crate) use deployment_columns;
@@ -48,6 +93,7 @@ pub struct ContainerRow {
     pub name: String,
     pub container_id: String,
     pub process: String,
+    pub replica: i32,
     pub ip: Option<String>,
     pub port: i32,
     pub host_port: Option<i32>,
@@ -141,8 +187,8 @@ pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<EventRow>, StoreError
 
 pub async fn containers(pool: &PgPool, id: Uuid) -> Result<Vec<ContainerRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT name, container_id, process, ip, port, host_port FROM deployment_containers
-         WHERE deployment_id = $1 ORDER BY name",
+        "SELECT name, container_id, process, replica, ip, port, host_port FROM deployment_containers
+         WHERE deployment_id = $1 ORDER BY process, replica, name",
     )
     .bind(id)
     .fetch_all(pool)
@@ -188,4 +234,250 @@ pub(crate) async fn cancel_unfinished(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Queues a release of an existing image: `source`'s image, port, commit and spec, with
+/// the config vars of the moment (`Config`) or `source`'s own (`Rollback`).
+pub(crate) async fn insert_release(
+    conn: &mut PgConnection,
+    kind: Kind,
+    source: Uuid,
+) -> Result<DeploymentRow, StoreError> {
+    let id = Uuid::now_v7();
+    let app_id: Uuid = sqlx::query_scalar("SELECT app_id FROM deployments WHERE id = $1")
+        .bind(source)
+        .fetch_one(&mut *conn)
+        .await?;
+    // Queued builds are superseded as for any newer deployment: a rollback means "serve
+    // that again", not "after the build you queued a moment ago".
+    sqlx::query(
+        "WITH stale AS (
+             UPDATE deployments SET status = 'superseded', finished_at = now(),
+                    reason = 'superseded by deployment ' || $1::text || ' before a worker started it'
+             WHERE app_id = $2 AND status = 'pending' RETURNING id
+         )
+         INSERT INTO deployment_events (deployment_id, status, message)
+         SELECT id, 'superseded', 'superseded by deployment ' || $1::text FROM stale",
+    )
+    .bind(id)
+    .bind(app_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO deployments (id, app_id, git_ref, kind, source_deployment_id, commit_sha,
+                                  commit_message, image, port, spec, config_snapshot)
+         SELECT $1, app_id, git_ref, $2, id, commit_sha, commit_message, image, port, spec,
+                CASE WHEN $2 = 'rollback' THEN config_snapshot END
+         FROM deployments WHERE id = $3",
+    )
+    .bind(id)
+    .bind(kind.as_str())
+    .bind(source)
+    .execute(&mut *conn)
+    .await?;
+    let message = format!("{} of deployment {source}", kind.as_str());
+    record_event(conn, id, DeploymentStatus::Pending, Some(&message)).await?;
+    fetch(&mut *conn, id).await
+}
+
+/// The release serving the app now: the newest that ever served and is still running
+/// (or crashed, which still owns whatever containers survived).
+pub async fn current_release<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    app_id: Uuid,
+) -> Result<Option<DeploymentRow>, StoreError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        deployment_columns!(),
+        " FROM deployments d JOIN apps a ON a.id = d.app_id
+         WHERE d.app_id = $1 AND d.status IN ('running', 'crashed')
+         ORDER BY d.released_at DESC NULLS LAST, d.created_at DESC LIMIT 1"
+    ))
+    .bind(app_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// App, released_at, image and status of a would-be rollback target.
+type ReleaseFacts = (
+    Uuid,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    DeploymentStatus,
+);
+
+#[derive(Debug)]
+pub enum RollbackError {
+    /// The app has never had a release other than the current one.
+    NothingToRollBackTo,
+    /// The requested deployment is not a release of this app that once served.
+    NotARelease(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for RollbackError {
+    fn from(e: StoreError) -> Self {
+        RollbackError::Store(e)
+    }
+}
+
+impl From<sqlx::Error> for RollbackError {
+    fn from(e: sqlx::Error) -> Self {
+        RollbackError::Store(e.into())
+    }
+}
+
+/// Queues a rollback to `target`, or by default to the release that served before the
+/// current one.
+pub async fn rollback(
+    pool: &PgPool,
+    app_id: Uuid,
+    target: Option<Uuid>,
+) -> Result<DeploymentRow, RollbackError> {
+    let mut tx = pool.begin().await?;
+    lock_app(&mut tx, app_id).await?;
+    let current = current_release(&mut *tx, app_id).await?;
+    let target = match target {
+        Some(id) => {
+            let row: Option<ReleaseFacts> = sqlx::query_as(
+                "SELECT app_id, released_at, image, status FROM deployments WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match row {
+                Some((owner, Some(_), Some(_), _)) if owner == app_id => id,
+                Some((owner, _, _, status)) if owner == app_id => {
+                    return Err(RollbackError::NotARelease(format!(
+                        "deployment {id} never served (it is {status}); only releases that ran can be rolled back to"
+                    )));
+                }
+                _ => {
+                    return Err(RollbackError::NotARelease(format!(
+                        "deployment {id} is not a deployment of this app"
+                    )));
+                }
+            }
+        }
+        None => sqlx::query_scalar(
+            "SELECT id FROM deployments
+             WHERE app_id = $1 AND released_at IS NOT NULL AND image IS NOT NULL
+               AND id IS DISTINCT FROM $2
+             ORDER BY released_at DESC LIMIT 1",
+        )
+        .bind(app_id)
+        .bind(current.as_ref().map(|c| c.id))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(RollbackError::NothingToRollBackTo)?,
+    };
+    let row = insert_release(&mut tx, Kind::Rollback, target).await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// Serialises config changes with a deployment's move into `releasing`, which snapshots
+/// the config vars: each sees the other's change entirely or not at all.
+pub(crate) async fn lock_app(conn: &mut PgConnection, app_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM apps WHERE id = $1 FOR UPDATE")
+        .bind(app_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug)]
+pub enum CancelOutcome {
+    Cancelled(Box<DeploymentRow>),
+    /// It had already finished, with this status.
+    AlreadyFinished(DeploymentStatus),
+}
+
+/// Cancels one queued or in-flight deployment. Its worker is told at once (NOTIFY
+/// `stop:<id>`), stops, and removes what it had created.
+pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, StoreError> {
+    let mut tx = pool.begin().await?;
+    let status: DeploymentStatus =
+        sqlx::query_scalar("SELECT status FROM deployments WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+    if !status.is_unfinished() {
+        return Ok(CancelOutcome::AlreadyFinished(status));
+    }
+    let reason = "cancelled on request";
+    sqlx::query(
+        "UPDATE deployments SET status = 'cancelled', reason = $2, finished_at = now(),
+                lease_expires_at = NULL, failed_phase = CASE status
+                    WHEN 'cloning' THEN 'clone' WHEN 'building' THEN 'build'
+                    WHEN 'testing' THEN 'test' WHEN 'releasing' THEN 'release' END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?;
+    record_event(&mut tx, id, DeploymentStatus::Cancelled, Some(reason)).await?;
+    let row = fetch(&mut *tx, id).await?;
+    tx.commit().await?;
+    Ok(CancelOutcome::Cancelled(Box::new(row)))
+}
+
+/// Adds a line to a deployment's event history without changing its status (a replica
+/// that died and was restarted, a scale change).
+pub async fn note(pool: &PgPool, id: Uuid, message: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO deployment_events (deployment_id, status, message)
+         SELECT id, status, $2 FROM deployments WHERE id = $1",
+    )
+    .bind(id)
+    .bind(message)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether Slipway still counts `name` as one of the deployment's containers: the ones
+/// it retires or scales away are forgotten before they are stopped.
+pub async fn has_container(pool: &PgPool, id: Uuid, name: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deployment_containers WHERE deployment_id = $1 AND name = $2)",
+    )
+    .bind(id)
+    .bind(name)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Marks a running release crashed. False if it was not running (already replaced).
+pub async fn mark_crashed(pool: &PgPool, id: Uuid, reason: &str) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let done = sqlx::query(
+        "UPDATE deployments SET status = 'crashed', reason = $2 WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        record_event(&mut tx, id, DeploymentStatus::Crashed, Some(reason)).await?;
+        tx.commit().await?;
+    }
+    Ok(done)
+}
+
+/// Statuses of the given deployments (missing ones are absent), for the orphan sweep.
+pub async fn statuses(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, DeploymentStatus)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, status FROM deployments WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(pool)
+            .await?,
+    )
 }

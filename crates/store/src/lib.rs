@@ -2,6 +2,7 @@
 //! event history, log lines and containers. Knows nothing of Docker or HTTP.
 
 pub mod apps;
+pub mod config_vars;
 pub mod deployments;
 pub mod error;
 pub mod logs;

@@ -40,8 +40,11 @@ fn lease_interval(lease: Duration) -> sqlx::postgres::types::PgInterval {
 /// same app: their workers see it at the next lease renewal and stop.
 pub async fn claim(pool: &PgPool, worker_id: &str, lease: Duration) -> Result<Claim, StoreError> {
     let mut tx = pool.begin().await?;
-    let claimed: Option<(Uuid, Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "UPDATE deployments d SET status = 'cloning', worker_id = $1,
+    let claimed: Option<(Uuid, Uuid, chrono::DateTime<chrono::Utc>, DeploymentStatus)> =
+        sqlx::query_as(
+            "UPDATE deployments d SET worker_id = $1,
+                status = CASE WHEN d.kind = 'build' THEN 'cloning'::deployment_status
+                              ELSE 'releasing'::deployment_status END,
                 lease_expires_at = now() + $2, attempts = d.attempts + 1,
                 started_at = coalesce(d.started_at, now())
          WHERE d.id = (
@@ -50,19 +53,19 @@ pub async fn claim(pool: &PgPool, worker_id: &str, lease: Duration) -> Result<Cl
              ORDER BY q.created_at, q.id
              LIMIT 1 FOR UPDATE OF q SKIP LOCKED
          )
-         RETURNING d.id, d.app_id, d.created_at",
-    )
-    .bind(worker_id)
-    .bind(lease_interval(lease))
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((id, app_id, created_at)) = claimed else {
+         RETURNING d.id, d.app_id, d.created_at, d.status",
+        )
+        .bind(worker_id)
+        .bind(lease_interval(lease))
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((id, app_id, created_at, status)) = claimed else {
         return Ok(Claim::EmptyQueue);
     };
     record_event(
         &mut tx,
         id,
-        DeploymentStatus::Cloning,
+        status,
         Some(&format!("claimed by {worker_id}")),
     )
     .await?;
@@ -190,6 +193,7 @@ pub struct NewContainer<'a> {
     pub name: &'a str,
     pub container_id: &'a str,
     pub process: &'a str,
+    pub replica: u32,
     pub ip: Option<&'a str>,
     pub port: u16,
     pub host_port: Option<u16>,
@@ -201,8 +205,8 @@ pub async fn record_container(
     c: &NewContainer<'_>,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO deployment_containers (deployment_id, name, container_id, process, ip, port, host_port)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+        "INSERT INTO deployment_containers (deployment_id, name, container_id, process, ip, port, host_port, replica)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (deployment_id, name) DO UPDATE SET container_id = EXCLUDED.container_id,
              ip = EXCLUDED.ip, port = EXCLUDED.port, host_port = EXCLUDED.host_port",
     )
@@ -213,6 +217,7 @@ pub async fn record_container(
     .bind(c.ip)
     .bind(i32::from(c.port))
     .bind(c.host_port.map(i32::from))
+    .bind(i32::try_from(c.replica).unwrap_or(i32::MAX))
     .execute(pool)
     .await?;
     Ok(())
@@ -235,31 +240,40 @@ pub async fn promote(
     worker_id: &str,
 ) -> Result<Option<Vec<Uuid>>, StoreError> {
     let mut tx = pool.begin().await?;
-    let app_id: Option<Uuid> = sqlx::query_scalar(
-        "UPDATE deployments SET status = 'running', finished_at = now(), lease_expires_at = NULL
-         WHERE id = $1 AND worker_id = $2 AND status = 'releasing' RETURNING app_id",
+    let app_id: Option<(Uuid, String)> = sqlx::query_as(
+        "UPDATE deployments SET status = 'running', finished_at = now(), lease_expires_at = NULL,
+                released_at = now()
+         WHERE id = $1 AND worker_id = $2 AND status = 'releasing' RETURNING app_id, kind",
     )
     .bind(id)
     .bind(worker_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(app_id) = app_id else {
+    let Some((app_id, kind)) = app_id else {
         return Ok(None);
     };
     record_event(&mut tx, id, DeploymentStatus::Running, None).await?;
+    // A rollback's predecessor was rolled back; any other release's was superseded.
+    let (replaced, verb) = if kind == "rollback" {
+        (DeploymentStatus::RolledBack, "rolled back to")
+    } else {
+        (DeploymentStatus::Superseded, "replaced by")
+    };
     let previous: Vec<Uuid> = sqlx::query_scalar(
         "WITH prev AS (
-             UPDATE deployments SET status = 'superseded',
-                    reason = 'replaced by deployment ' || $2::text
-             WHERE app_id = $1 AND id <> $2 AND status = 'running' RETURNING id
+             UPDATE deployments SET status = $3,
+                    reason = $4 || ' deployment ' || $2::text
+             WHERE app_id = $1 AND id <> $2 AND status IN ('running', 'crashed') RETURNING id
          ), ev AS (
              INSERT INTO deployment_events (deployment_id, status, message)
-             SELECT id, 'superseded', 'replaced by deployment ' || $2::text FROM prev
+             SELECT id, $3, $4 || ' deployment ' || $2::text FROM prev
          )
          SELECT id FROM prev",
     )
     .bind(app_id)
     .bind(id)
+    .bind(replaced)
+    .bind(verb)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -364,4 +378,105 @@ pub async fn depth(pool: &PgPool) -> Result<i64, StoreError> {
             .fetch_one(pool)
             .await?,
     )
+}
+
+/// Snapshots the app's sealed config vars into the deployment, which must already be
+/// `releasing` (committed). The app lock orders this against config changes: a change
+/// either lands before the snapshot or sees the deployment releasing and queues a
+/// release of its own, so no change is ever lost between the two.
+pub async fn snapshot_config(pool: &PgPool, id: Uuid) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "SELECT 1 FROM apps WHERE id = (SELECT app_id FROM deployments WHERE id = $1) FOR SHARE",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE deployments d SET config_snapshot = (
+             SELECT coalesce(jsonb_object_agg(c.name, replace(encode(c.sealed, 'base64'), E'\n', '')), '{}'::jsonb)
+             FROM config_vars c WHERE c.app_id = d.app_id)
+         WHERE d.id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The spec the release runs with, as JSON.
+pub async fn set_spec(pool: &PgPool, id: Uuid, spec: &serde_json::Value) -> Result<(), StoreError> {
+    sqlx::query("UPDATE deployments SET spec = $2 WHERE id = $1")
+        .bind(id)
+        .bind(sqlx::types::Json(spec))
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// The config snapshot as it is now (it is taken after the deployment was claimed).
+pub async fn config_snapshot(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let snapshot: Option<sqlx::types::Json<std::collections::BTreeMap<String, String>>> =
+        sqlx::query_scalar("SELECT config_snapshot FROM deployments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+            .flatten();
+    Ok(snapshot.map(|s| s.0).unwrap_or_default())
+}
+
+/// Images of the app that must stay: those of unfinished deployments (a queued rollback
+/// or config release will need them) and of the `keep` releases that served last.
+pub async fn images_to_keep(
+    pool: &PgPool,
+    app_id: Uuid,
+    keep: i64,
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT image FROM deployments
+         WHERE app_id = $1 AND image IS NOT NULL
+           AND status IN ('pending','cloning','building','testing','releasing','running','crashed')
+         UNION
+         SELECT image FROM (
+             SELECT image, max(released_at) AS last FROM deployments
+             WHERE app_id = $1 AND image IS NOT NULL AND released_at IS NOT NULL
+             GROUP BY image ORDER BY last DESC LIMIT $2
+         ) recent",
+    )
+    .bind(app_id)
+    .bind(keep)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Whether a deployment other than `except` still needs `image`: one that is unfinished
+/// or that once served (a rollback target).
+pub async fn image_needed_elsewhere(
+    pool: &PgPool,
+    image: &str,
+    except: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deployments WHERE image = $1 AND id <> $2
+             AND (released_at IS NOT NULL
+                  OR status IN ('pending','cloning','building','testing','releasing')))",
+    )
+    .bind(image)
+    .bind(except)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Forgets one container of a deployment (scaled down, or found gone).
+pub async fn forget_container(pool: &PgPool, id: Uuid, name: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM deployment_containers WHERE deployment_id = $1 AND name = $2")
+        .bind(id)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

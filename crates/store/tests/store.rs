@@ -19,6 +19,7 @@ fn new_app(name: &str) -> NewApp {
         branch: None,
         dockerfile: "Dockerfile".into(),
         port: None,
+        spec_path: "slipway.toml".into(),
     }
 }
 

@@ -33,3 +33,20 @@ pub fn web_app_files_with_dockerfile(page: &str, dockerfile: &str) -> Files {
         ("www/index.html".to_owned(), page.as_bytes().to_vec()),
     ]
 }
+
+/// A CGI script for busybox httpd that prints the container's environment at
+/// `/cgi-bin/env`, so tests can see the config vars an app was given.
+pub const ENV_CGI: &str = "#!/bin/busybox sh\n\
+echo 'Content-Type: text/plain'\n\
+echo\n\
+/bin/busybox env\n";
+
+/// The web app plus `/cgi-bin/env` (its environment) and a `slipway.toml`, if given.
+pub fn web_app_files_with_spec(page: &str, spec: Option<&str>) -> Files {
+    let mut files = web_app_files(page);
+    files.push(("www/cgi-bin/env".to_owned(), ENV_CGI.as_bytes().to_vec()));
+    if let Some(spec) = spec {
+        files.push(("slipway.toml".to_owned(), spec.as_bytes().to_vec()));
+    }
+    files
+}

@@ -57,7 +57,8 @@ impl TestRepo {
                 std::fs::create_dir_all(parent).expect("mkdir");
             }
             std::fs::write(&full, data).expect("write file");
-            if data.starts_with(b"\x7fELF") {
+            // Binaries and scripts must be executable in the image, as in a real repository.
+            if data.starts_with(b"\x7fELF") || data.starts_with(b"#!") {
                 // Binaries in fixtures (busybox) must run inside the image.
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&full, std::fs::Permissions::from_mode(0o755))

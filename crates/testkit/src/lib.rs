@@ -5,6 +5,9 @@ mod fixtures;
 mod git;
 mod net;
 
-pub use fixtures::{WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile};
+pub use fixtures::{
+    ENV_CGI, WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile,
+    web_app_files_with_spec,
+};
 pub use git::{Files, TestRepo};
 pub use net::{docker, http_get};

@@ -20,6 +20,7 @@ pub struct CreateApp {
     branch: Option<String>,
     dockerfile: Option<String>,
     port: Option<i64>,
+    spec_path: Option<String>,
 }
 
 impl CreateApp {
@@ -46,6 +47,16 @@ impl CreateApp {
                 .as_str()
                 .to_owned(),
             port: self.port.map(parse_port).transpose()?,
+            spec_path: match self.spec_path {
+                // The same rules as a Dockerfile path: relative, inside the repository.
+                Some(path) => DockerfilePath::parse(&path)
+                    .map_err(|e| {
+                        ApiError::invalid("spec_path", e.message.replace("dockerfile", "spec_path"))
+                    })?
+                    .as_str()
+                    .to_owned(),
+                None => slipway_core::spec::DEFAULT_SPEC_PATH.to_owned(),
+            },
         })
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::json;
 use slipway_core::GitRef;
 use slipway_store::apps::{self, Owner};
+use slipway_store::deployments::{CancelOutcome, RollbackError};
 use slipway_store::{deployments, logs};
 use uuid::Uuid;
 
@@ -154,6 +155,74 @@ fn number(
         _ => Err(ApiError::invalid(
             field,
             format!("{field} must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Rollback {
+    deployment_id: Option<String>,
+}
+
+/// Re-releases an earlier release (by default the one before the current), image and
+/// config vars together, without a build; health-gated like any release.
+pub async fn rollback(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<Rollback>,
+) -> Result<impl IntoResponse, ApiError> {
+    let target = body
+        .deployment_id
+        .map(|raw| {
+            Uuid::parse_str(&raw)
+                .map_err(|_| ApiError::invalid("deployment_id", "deployment_id must be a UUID"))
+        })
+        .transpose()?;
+    let app = apps::find(&state.pool, Owner::Any, &app)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let row = deployments::rollback(&state.pool, app.id, target)
+        .await
+        .map_err(|e| match e {
+            RollbackError::NothingToRollBackTo => ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_roll_back_to",
+                "the app has no earlier release that served",
+            ),
+            RollbackError::NotARelease(message) => ApiError::invalid("deployment_id", message),
+            RollbackError::Store(e) => ApiError::store("app", e),
+        })?;
+    tracing::info!(app = %app.name, deployment_id = %row.id, source = ?row.source_deployment_id, "rollback queued");
+    let location = format!("/api/v1/deployments/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(DeploymentView::summary(row)),
+    ))
+}
+
+/// Stops a queued or in-flight deployment; its worker stops at once and removes what it
+/// had created. A finished deployment cannot be cancelled (409).
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DeploymentView>, ApiError> {
+    let id = deployment_id(&id)?;
+    match deployments::cancel(&state.pool, id)
+        .await
+        .map_err(|e| ApiError::store("deployment", e))?
+    {
+        CancelOutcome::Cancelled(row) => {
+            tracing::info!(deployment_id = %id, "deployment cancelled");
+            Ok(Json(DeploymentView::summary(*row)))
+        }
+        CancelOutcome::AlreadyFinished(status) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "already_finished",
+            format!(
+                "the deployment is already {status}; only queued or in-flight deployments can be cancelled"
+            ),
         )),
     }
 }

@@ -1,7 +1,10 @@
+mod app_logs;
 mod apps;
+mod config;
 mod deployments;
 mod follow;
 mod health;
+mod processes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -22,8 +25,19 @@ pub fn router(state: AppState) -> Router {
             "/apps/{app}/deployments",
             get(deployments::list).post(deployments::create),
         )
+        .route(
+            "/apps/{app}/config",
+            get(config::get).put(config::put).patch(config::patch),
+        )
+        .route(
+            "/apps/{app}/processes",
+            get(processes::get).patch(processes::patch),
+        )
+        .route("/apps/{app}/rollback", post(deployments::rollback))
+        .route("/apps/{app}/logs", get(app_logs::get))
         .route("/deployments/{id}", get(deployments::show))
-        .route("/deployments/{id}/logs", get(deployments::logs));
+        .route("/deployments/{id}/logs", get(deployments::logs))
+        .route("/deployments/{id}/cancel", post(deployments::cancel));
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

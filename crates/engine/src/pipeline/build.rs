@@ -1,0 +1,206 @@
+//! The build phase: build the commit's image, or reuse it when this commit was built
+//! before with the same Dockerfile and build args.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use slipway_core::spec::AppSpec;
+use slipway_core::{Phase, labels};
+use slipway_docker::{BuildError, BuildRequest};
+use slipway_source::Fetched;
+use slipway_store::queue;
+
+use super::{Run, human_bytes, humanize, stream};
+use crate::Failure;
+use crate::replicas::DEFAULT_PORT;
+
+/// Placeholder reason of a build stopped because the deployment left this worker; it is
+/// turned into `Failure::Lost` and never shown.
+const LOST: &str = "the deployment left this worker";
+
+/// The API's default Dockerfile path: a spec's `dockerfile` replaces it, an app created
+/// with another path keeps its own.
+const API_DEFAULT_DOCKERFILE: &str = "Dockerfile";
+
+/// What goes into an image besides the commit.
+struct Recipe {
+    dockerfile: String,
+    build_args: BTreeMap<String, String>,
+}
+
+impl Recipe {
+    /// A stable digest of the recipe (FNV-1a): part of the tag, so a changed Dockerfile
+    /// path or build arg never reuses an image built differently.
+    fn digest(&self) -> String {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut feed = |bytes: &[u8]| {
+            for b in bytes.iter().chain([0u8].iter()) {
+                hash ^= u64::from(*b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        feed(self.dockerfile.as_bytes());
+        for (k, v) in &self.build_args {
+            feed(k.as_bytes());
+            feed(v.as_bytes());
+        }
+        format!("{:08x}", hash as u32)
+    }
+}
+
+impl Run<'_> {
+    /// Builds (or reuses) the image, then records it, its port and the spec on the
+    /// deployment.
+    pub(super) async fn build(&mut self, fetched: Fetched, spec: &AppSpec) -> Result<(), Failure> {
+        let app = &self.job.app;
+        let recipe = Recipe {
+            dockerfile: match &spec.dockerfile {
+                Some(path) if app.dockerfile == API_DEFAULT_DOCKERFILE => path.clone(),
+                _ => app.dockerfile.clone(),
+            },
+            build_args: spec.build_args.clone(),
+        };
+        let tag = format!(
+            "{}:{}-{}",
+            labels::image_repository(&app.name),
+            fetched.commit_sha.get(..12).unwrap_or(&fetched.commit_sha),
+            recipe.digest()
+        );
+        let existing = self
+            .ctx
+            .docker
+            .image_exposed_ports(&tag)
+            .await
+            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?;
+        let exposed = match existing {
+            Some(exposed) => {
+                self.slipway_line(format!(
+                    "Image {tag} was built before from this commit: skipping the build"
+                ));
+                exposed
+            }
+            None => self.build_image(&fetched, &tag, &recipe).await?,
+        };
+        // The API's port wins (set by whoever runs the app), then the spec's, then the
+        // image's single EXPOSE.
+        let port = match (app.port, spec.port, exposed.as_slice()) {
+            (Some(port), _, _) => u16::try_from(port).unwrap_or(DEFAULT_PORT),
+            (None, Some(port), _) => port,
+            (None, None, [only]) => *only,
+            (None, None, _) => DEFAULT_PORT,
+        };
+        let pool = &self.ctx.pool;
+        let id = self.job.deployment.id;
+        let spec_json = serde_json::to_value(spec)
+            .map_err(|e| Failure::infra(Phase::Config, "could not store the app spec", e))?;
+        queue::set_spec(pool, id, &spec_json)
+            .await
+            .map_err(|e| Failure::infra(Phase::Build, "database error", e))?;
+        queue::set_image(pool, id, &tag, port)
+            .await
+            .map_err(|e| Failure::infra(Phase::Build, "database error", e))?;
+        Ok(())
+    }
+
+    /// Builds the image; returns the ports it EXPOSEs.
+    async fn build_image(
+        &mut self,
+        fetched: &Fetched,
+        tag: &str,
+        recipe: &Recipe,
+    ) -> Result<Vec<u16>, Failure> {
+        self.slipway_line(format!("Building image {tag}"));
+        self.built_image = Some(tag.to_owned());
+        let mut built = self.build_once(fetched, tag, recipe).await;
+        if let Err(BuildError::Failed { message }) = &built {
+            // Docker's layer cache is shared: an image removed elsewhere (another app's
+            // teardown, say) can vanish from under a build that reused its layers.
+            // The next attempt simply rebuilds those layers.
+            if message.contains("unknown parent image ID") {
+                self.slipway_line(
+                    "The layer cache changed during the build; building again".into(),
+                );
+                built = self.build_once(fetched, tag, recipe).await;
+            }
+        }
+        let built = built.map_err(|e| match e {
+            _ if self.lost.is_cancelled() => Failure::Lost,
+            BuildError::Failed { message } => Failure::new(Phase::Build, message),
+            BuildError::Docker(e) => {
+                Failure::infra(Phase::Build, "Docker Engine error during the build", e)
+            }
+        })?;
+        Ok(built.exposed_ports)
+    }
+
+    /// One build attempt. Time limits and loss of the deployment end it early, reported
+    /// as `Failed` with the reason (the message of a `Failure::Lost` is never shown).
+    async fn build_once(
+        &self,
+        fetched: &Fetched,
+        tag: &str,
+        recipe: &Recipe,
+    ) -> Result<slipway_docker::BuiltImage, BuildError> {
+        let abort = Arc::new(AtomicBool::new(false));
+        let (context, context_task) = stream::stream_context(
+            fetched.clone(),
+            recipe.dockerfile.clone(),
+            abort.clone(),
+            self.log.clone(),
+        );
+        // No build labels: the classic builder turns each into an extra LABEL step with
+        // its own container (about a second each here). Images are found by their
+        // repository name, `slipway-<app>`, instead.
+        let request = BuildRequest {
+            tag: tag.to_owned(),
+            dockerfile: recipe.dockerfile.clone(),
+            labels: Default::default(),
+            build_args: recipe.build_args.clone().into_iter().collect(),
+        };
+        let sink = self.log.clone();
+        let mut on_line = move |line: String| sink.line("build", line);
+        let limit = self.ctx.config.build_timeout;
+        let build = self.ctx.docker.build_image(&request, context, &mut on_line);
+        let built = tokio::select! {
+            built = build => built,
+            _ = tokio::time::sleep(limit) => {
+                abort.store(true, Ordering::Relaxed);
+                return Err(BuildError::Failed { message: format!(
+                    "build took longer than {} and was stopped (limit set by SLIPWAY_BUILD_TIMEOUT)",
+                    humanize(limit)
+                )});
+            }
+            _ = self.lost.cancelled() => {
+                abort.store(true, Ordering::Relaxed);
+                return Err(BuildError::Failed { message: LOST.into() });
+            }
+        };
+        // The context's own error (a missing Dockerfile, say) explains a failed build
+        // better than the truncated upload Docker saw.
+        match context_task.await {
+            Ok(Ok(summary)) => self.slipway_line(format!(
+                "Sent build context: {} files, {} ({} ignored by .dockerignore)",
+                summary.files,
+                human_bytes(summary.bytes),
+                summary.ignored
+            )),
+            Ok(Err(e)) => {
+                return Err(BuildError::Failed {
+                    message: e.to_string(),
+                });
+            }
+            Err(e) => {
+                return Err(BuildError::Failed {
+                    message: format!("internal error: {e}"),
+                });
+            }
+        }
+        built.map_err(|e| match e {
+            BuildError::Failed { message } => BuildError::Failed {
+                message: format!("docker build failed: {message}"),
+            },
+            other => other,
+        })
+    }
+}

@@ -1,0 +1,320 @@
+//! One deployment, start to finish. A `build` deployment clones the commit, reads its
+//! app spec, builds (or reuses) its image and releases it; `config` and `rollback`
+//! deployments release an existing image. A release is health-checked before the
+//! previous one is retired.
+
+mod build;
+mod release;
+mod spec_file;
+mod stream;
+
+pub(crate) use release::STOP_GRACE;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use slipway_core::{DeploymentStatus, Phase};
+use slipway_source::Fetched;
+use slipway_store::deployments::Kind;
+use slipway_store::queue::{self, Job};
+use tokio_util::sync::CancellationToken;
+
+use crate::lease::LeaseKeeper;
+use crate::logsink::LogSink;
+use crate::{Context, Failure};
+
+struct Run<'a> {
+    ctx: &'a Context,
+    worker_id: &'a str,
+    job: &'a Job,
+    log: LogSink,
+    lost: CancellationToken,
+    work_dir: PathBuf,
+    /// Containers this run started, which must go if it does not end up serving.
+    containers: Vec<String>,
+    /// The image this run built, which goes too unless another deployment needs it.
+    built_image: Option<String>,
+}
+
+#[tracing::instrument(skip_all, fields(deployment_id = %job.deployment.id, app = %job.app.name))]
+/// `lost` is cancelled by the worker when the deployment is superseded or cancelled
+/// (NOTIFY), and by the lease keeper when a renewal finds it gone.
+pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: CancellationToken) {
+    let id = job.deployment.id;
+    let lease = LeaseKeeper::spawn(
+        ctx.pool.clone(),
+        id,
+        worker_id.to_owned(),
+        ctx.config.lease_duration,
+        lost.clone(),
+    );
+    let (log, writer) = LogSink::start(ctx.pool.clone(), id);
+    let mut run = Run {
+        ctx,
+        worker_id,
+        job: &job,
+        log,
+        lost,
+        work_dir: ctx.config.work_dir.join(id.to_string()),
+        containers: Vec::new(),
+        built_image: None,
+    };
+    let started = std::time::Instant::now();
+    let outcome = run.execute().await;
+    lease.stop().await;
+    run.conclude(outcome, started.elapsed()).await;
+    if let Err(e) = tokio::fs::remove_dir_all(&run.work_dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(dir = %run.work_dir.display(), error = %e, "could not remove work directory");
+    }
+    drop(run);
+    writer.finish().await;
+}
+
+impl Run<'_> {
+    async fn execute(&mut self) -> Result<(), Failure> {
+        let id = self.job.deployment.id;
+        match self.job.deployment.kind() {
+            Kind::Build => {
+                let fetched = self.fetch().await?;
+                let spec = self.read_spec(&fetched).await?;
+                self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+                    .await?;
+                self.build(fetched, &spec).await?;
+                self.advance(DeploymentStatus::Building, DeploymentStatus::Releasing)
+                    .await?;
+                self.snapshot_config().await?;
+            }
+            Kind::Config => {
+                let source = self.job.deployment.source_deployment_id;
+                self.slipway_line(format!(
+                    "Releasing the image of deployment {} with the app's current config vars",
+                    source.map_or_else(|| "?".to_owned(), |s| s.to_string())
+                ));
+                self.snapshot_config().await?;
+            }
+            Kind::Rollback => {
+                let source = self.job.deployment.source_deployment_id;
+                self.slipway_line(format!(
+                    "Rolling back to deployment {}: its image and config vars, no rebuild",
+                    source.map_or_else(|| "?".to_owned(), |s| s.to_string())
+                ));
+            }
+        }
+        let row = slipway_store::deployments::get(&self.ctx.pool, id)
+            .await
+            .map_err(|e| Failure::infra(Phase::Release, "database error", e))?;
+        let snapshot = queue::config_snapshot(&self.ctx.pool, id)
+            .await
+            .map_err(|e| Failure::infra(Phase::Release, "database error", e))?;
+        let release = crate::replicas::Release::from_row(
+            self.ctx.cipher.as_ref(),
+            &self.job.app,
+            &row,
+            &snapshot,
+        )
+        .map_err(|reason| Failure::new(Phase::Config, reason))?;
+        self.release(release).await
+    }
+
+    async fn snapshot_config(&self) -> Result<(), Failure> {
+        queue::snapshot_config(&self.ctx.pool, self.job.deployment.id)
+            .await
+            .map_err(|e| Failure::infra(Phase::Release, "database error", e))
+    }
+
+    async fn conclude(&mut self, outcome: Result<(), Failure>, took: Duration) {
+        let id = self.job.deployment.id;
+        match outcome {
+            Ok(()) => {
+                tracing::info!(took_ms = took.as_millis() as u64, "deployment running");
+                self.slipway_line(format!(
+                    "Deployment is running at {} ({:.1}s)",
+                    self.ctx.config.url_for(&self.job.app.name),
+                    took.as_secs_f64()
+                ));
+            }
+            Err(Failure::Phase { phase, reason }) => {
+                tracing::info!(%phase, %reason, "deployment failed");
+                self.slipway_line(format!("Deployment failed in phase {phase}: {reason}"));
+                self.remove_artifacts().await;
+                let pool = &self.ctx.pool;
+                match queue::finish(
+                    pool,
+                    id,
+                    self.worker_id,
+                    DeploymentStatus::Failed,
+                    Some(phase),
+                    &reason,
+                )
+                .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!("deployment had already left this worker when it failed")
+                    }
+                    // The lease runs out and another worker records "worker lost": nothing hangs.
+                    Err(e) => tracing::error!(error = %e, "could not record the failure"),
+                }
+            }
+            Err(Failure::Lost) => {
+                self.remove_artifacts().await;
+                let status = queue::status(&self.ctx.pool, id).await;
+                let status =
+                    status.map_or_else(|_| "no longer this worker's".to_owned(), |s| s.to_string());
+                tracing::info!(%status, "pipeline stopped");
+                self.slipway_line(format!("Stopped: the deployment is {status}"));
+            }
+        }
+    }
+
+    fn slipway_line(&self, line: String) {
+        self.log.line("slipway", line);
+    }
+
+    async fn advance(&self, from: DeploymentStatus, to: DeploymentStatus) -> Result<(), Failure> {
+        if self.lost.is_cancelled() {
+            return Err(Failure::Lost);
+        }
+        let phase = to.phase().unwrap_or(Phase::Release);
+        match queue::advance(
+            &self.ctx.pool,
+            self.job.deployment.id,
+            self.worker_id,
+            from,
+            to,
+        )
+        .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::Lost),
+            Err(e) => Err(Failure::infra(phase, "database error", e)),
+        }
+    }
+
+    /// Runs blocking work with the phase's time limit; on timeout or loss of the
+    /// deployment the `abort` flag asks the work to stop and the outcome is reported.
+    async fn bounded<T: Send + 'static>(
+        &self,
+        phase: Phase,
+        limit: Duration,
+        setting: &str,
+        abort: &AtomicBool,
+        task: tokio::task::JoinHandle<T>,
+    ) -> Result<T, Failure> {
+        let mut task = task;
+        let stopped = tokio::select! {
+            done = &mut task => return done.map_err(|e| Failure::infra(phase, "internal error", e)),
+            _ = tokio::time::sleep(limit) => Failure::new(phase, format!(
+                "{phase} took longer than {} and was stopped (limit set by {setting})",
+                humanize(limit)
+            )),
+            _ = self.lost.cancelled() => Failure::Lost,
+        };
+        abort.store(true, Ordering::Relaxed);
+        let _ = task.await;
+        Err(stopped)
+    }
+
+    async fn fetch(&mut self) -> Result<Fetched, Failure> {
+        let app = &self.job.app;
+        let url = app.repo_url.clone();
+        let git_ref = self
+            .job
+            .deployment
+            .git_ref
+            .clone()
+            .or_else(|| app.branch.clone());
+        tokio::fs::create_dir_all(&self.work_dir)
+            .await
+            .map_err(|e| Failure::infra(Phase::Clone, "could not create the work directory", e))?;
+        let abort = Arc::new(AtomicBool::new(false));
+        let (dest, flag, sink) = (self.work_dir.clone(), abort.clone(), self.log.clone());
+        let task = tokio::task::spawn_blocking(move || {
+            let mut log = |line: String| sink.line("git", line);
+            slipway_source::fetch(&url, git_ref.as_deref(), &dest, &flag, &mut log)
+        });
+        let limit = self.ctx.config.clone_timeout;
+        let fetched = self
+            .bounded(Phase::Clone, limit, "SLIPWAY_CLONE_TIMEOUT", &abort, task)
+            .await?
+            .map_err(|e| Failure::new(Phase::Clone, e.to_string()))?;
+        let summary = fetched
+            .commit_message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if let Err(e) = queue::set_commit(
+            &self.ctx.pool,
+            self.job.deployment.id,
+            &fetched.commit_sha,
+            &fetched.commit_message,
+        )
+        .await
+        {
+            return Err(Failure::infra(Phase::Clone, "database error", e));
+        }
+        tracing::info!(commit = %fetched.commit_sha, "fetched");
+        self.slipway_line(format!("Commit {}: {summary}", short(&fetched.commit_sha)));
+        Ok(fetched)
+    }
+
+    async fn remove_artifacts(&mut self) {
+        let pool = &self.ctx.pool;
+        let id = self.job.deployment.id;
+        for name in std::mem::take(&mut self.containers) {
+            if let Err(e) = self.ctx.docker.stop_and_remove(&name, Duration::ZERO).await {
+                tracing::warn!(container = %name, error = %e, "could not remove container");
+            }
+        }
+        if let Err(e) = queue::forget_containers(pool, id).await {
+            tracing::warn!(error = %e, "could not forget containers");
+        }
+        if let Some(image) = self.built_image.take() {
+            // A config release or rollback queued meanwhile may already point at it.
+            match queue::image_needed_elsewhere(pool, &image, id).await {
+                Ok(false) => {
+                    if let Err(e) = self.ctx.docker.remove_image(&image).await {
+                        tracing::warn!(%image, error = %e, "could not remove image");
+                    }
+                }
+                Ok(true) => tracing::info!(%image, "image kept: another deployment uses it"),
+                Err(e) => tracing::warn!(%image, error = %e, "image kept: could not check its use"),
+            }
+        }
+    }
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+pub(crate) fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs.is_multiple_of(60) {
+        format!("{}m", secs / 60)
+    } else if secs >= 1 {
+        format!("{secs}s")
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,308 @@
+//! The release phase: start every replica, gate on the web replicas' health check, then
+//! promote the release, retire the previous one and prune old images.
+
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use slipway_core::Phase;
+use slipway_docker::StartedContainer;
+use slipway_store::queue;
+
+use super::{Run, humanize};
+use crate::Failure;
+use crate::health::{Health, wait_until_healthy};
+use crate::replicas::{Release, WEB};
+
+/// Lines of a failed container's own output copied into the deployment log.
+const CONTAINER_TAIL: usize = 30;
+
+/// How long a retired release gets to finish its in-flight requests.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
+
+impl Run<'_> {
+    pub(super) async fn release(&mut self, release: Release) -> Result<(), Failure> {
+        let config = &self.ctx.config;
+        let id = self.job.deployment.id;
+        let image_present = self
+            .ctx
+            .docker
+            .image_exposed_ports(&release.image)
+            .await
+            .map_err(|e| Failure::infra(Phase::Release, "Docker Engine error", e))?
+            .is_some();
+        if !image_present {
+            return Err(Failure::new(
+                Phase::Release,
+                format!(
+                    "image {} is no longer on this host (SLIPWAY_KEEP_IMAGES={} keeps the newest releases' images); deploy the commit again instead",
+                    release.image, config.keep_images
+                ),
+            ));
+        }
+        let desired = release.desired(&self.job.app.scale.0);
+        let plan: Vec<String> = desired
+            .iter()
+            .map(|(process, n)| format!("{process}×{n}"))
+            .collect();
+        self.slipway_line(format!(
+            "Starting {} from {} on network {}",
+            plan.join(", "),
+            release.image,
+            config.network
+        ));
+        let mut web = Vec::new();
+        let mut others = Vec::new();
+        for (process, count) in &desired {
+            for replica in 1..=*count {
+                if self.lost.is_cancelled() {
+                    return Err(Failure::Lost);
+                }
+                let name = release.container_name(process, replica);
+                self.containers.push(name);
+                let started = release
+                    .start(self.ctx, process, replica)
+                    .await
+                    .map_err(|reason| Failure::new(Phase::Release, reason))?;
+                if process == WEB {
+                    web.push(started);
+                } else {
+                    others.push((process.clone(), started));
+                }
+            }
+        }
+        let check = &release.spec.healthcheck;
+        let limit = check.timeout.unwrap_or(config.release_timeout);
+        if !web.is_empty() {
+            self.slipway_line(format!(
+                "Waiting up to {} for {} web replica(s) to pass GET {} on port {} ({} in a row)",
+                humanize(limit),
+                web.len(),
+                check.path,
+                release.port,
+                check.retries
+            ));
+        }
+        let checks = web
+            .iter()
+            .map(|started| self.check_one(started, &release, limit));
+        let results = tokio::select! {
+            results = join_all(checks) => results,
+            _ = self.lost.cancelled() => return Err(Failure::Lost),
+        };
+        for (started, result) in web.iter().zip(results) {
+            self.judge(started, result, &release, limit).await?;
+        }
+        // Processes without HTTP only have to be up by the time the web ones are.
+        for (process, started) in &others {
+            let state = self.ctx.docker.container_state(&started.id).await;
+            match state {
+                Ok(state) if state.running => {}
+                Ok(state) => {
+                    self.copy_container_output(&started.id).await;
+                    return Err(Failure::new(
+                        Phase::Release,
+                        format!(
+                            "process {process} ({}) stopped with exit code {}; its last output is in the deployment log",
+                            started.name,
+                            state
+                                .exit_code
+                                .map_or_else(|| "unknown".to_owned(), |c| c.to_string())
+                        ),
+                    ));
+                }
+                Err(e) => return Err(Failure::infra(Phase::Release, "Docker Engine error", e)),
+            }
+        }
+        let previous = match queue::promote(&self.ctx.pool, id, self.worker_id).await {
+            Ok(Some(previous)) => previous,
+            Ok(None) => return Err(Failure::Lost),
+            Err(e) => return Err(Failure::infra(Phase::Release, "database error", e)),
+        };
+        // From here on the new release serves; the old one may go.
+        self.containers.clear();
+        self.built_image = None;
+        for old in previous {
+            self.retire(old).await;
+        }
+        self.prune_images().await;
+        // A scale change made while this release was starting went to the release it
+        // replaced: apply it to this one.
+        crate::reconcile::reconcile_app(self.ctx, self.job.app.id).await;
+        Ok(())
+    }
+
+    async fn check_one(
+        &self,
+        started: &StartedContainer,
+        release: &Release,
+        limit: Duration,
+    ) -> Health {
+        let url = match (started.host_port, started.ip.as_deref()) {
+            (Some(host_port), _) => format!("http://127.0.0.1:{host_port}"),
+            (None, Some(ip)) => format!("http://{ip}:{}", release.port),
+            // A container that died at once has no address: report why it died.
+            (None, None) => {
+                return match self.ctx.docker.container_state(&started.id).await {
+                    Ok(state) if !state.running => Health::Exited {
+                        exit_code: state.exit_code,
+                        error: state.error,
+                        oom_killed: state.oom_killed,
+                    },
+                    _ => Health::TimedOut {
+                        last_error: format!(
+                            "the container got no address on network {}",
+                            self.ctx.config.network
+                        ),
+                    },
+                };
+            }
+        };
+        wait_until_healthy(
+            &self.ctx.docker,
+            &self.ctx.http,
+            &started.id,
+            &url,
+            &release.spec.healthcheck,
+            limit,
+        )
+        .await
+    }
+
+    async fn judge(
+        &self,
+        started: &StartedContainer,
+        health: Health,
+        release: &Release,
+        limit: Duration,
+    ) -> Result<(), Failure> {
+        let port = release.port;
+        match health {
+            Health::Serving { status } => {
+                self.slipway_line(format!("{} is healthy (HTTP {status})", started.name));
+                Ok(())
+            }
+            Health::Exited {
+                exit_code,
+                error,
+                oom_killed,
+            } => {
+                self.copy_container_output(&started.id).await;
+                let code =
+                    exit_code.map_or_else(|| "an unknown code".to_owned(), |c| c.to_string());
+                let why = if oom_killed {
+                    " (killed: out of memory; raise [resources] memory in slipway.toml)".to_owned()
+                } else {
+                    error
+                        .filter(|e| !e.is_empty())
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                };
+                Err(Failure::new(
+                    Phase::Release,
+                    format!(
+                        "container {} exited with {code}{why} before it passed the health check on port {port}; its last output is in the deployment log",
+                        started.name
+                    ),
+                ))
+            }
+            Health::TimedOut { last_error } => {
+                self.copy_container_output(&started.id).await;
+                Err(Failure::new(
+                    Phase::Release,
+                    format!(
+                        "health check failed: container {} did not pass GET {} on port {port} within {} (last attempt: {last_error}); \
+                         make sure the app listens on 0.0.0.0:{port}, or set the port and [healthcheck] in slipway.toml",
+                        started.name,
+                        release.spec.healthcheck.path,
+                        humanize(limit)
+                    ),
+                ))
+            }
+        }
+    }
+
+    async fn retire(&self, deployment_id: uuid::Uuid) {
+        let pool = &self.ctx.pool;
+        let containers = match slipway_store::deployments::containers(pool, deployment_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(%deployment_id, error = %e, "could not list the previous release's containers");
+                return;
+            }
+        };
+        // Forgotten first, so the watcher does not take their exits for crashes.
+        if let Err(e) = queue::forget_containers(pool, deployment_id).await {
+            tracing::warn!(%deployment_id, error = %e, "could not forget previous release's containers");
+        }
+        let stops = containers.iter().map(|c| async move {
+            match self
+                .ctx
+                .docker
+                .stop_and_remove(&c.container_id, STOP_GRACE)
+                .await
+            {
+                Ok(()) => {
+                    self.slipway_line(format!("Stopped previous release container {}", c.name))
+                }
+                Err(e) => {
+                    tracing::warn!(container = %c.name, error = %e, "could not stop previous release")
+                }
+            }
+        });
+        join_all(stops).await;
+    }
+
+    /// Keeps the images of the newest SLIPWAY_KEEP_IMAGES releases (rollback targets)
+    /// and of unfinished deployments; removes the app's others.
+    async fn prune_images(&self) {
+        let app = &self.job.app;
+        let keep = i64::try_from(self.ctx.config.keep_images).unwrap_or(i64::MAX);
+        let wanted = match queue::images_to_keep(&self.ctx.pool, app.id, keep).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not decide which images to keep");
+                return;
+            }
+        };
+        let repository = slipway_core::labels::image_repository(&app.name);
+        let prefix = format!("{repository}:");
+        let images = match self.ctx.docker.list_images_of(&repository).await {
+            Ok(images) => images,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the app's images");
+                return;
+            }
+        };
+        for tag in images
+            .iter()
+            .flat_map(|i| i.tags.iter())
+            .filter(|t| t.starts_with(&prefix) && !wanted.contains(t))
+        {
+            match self.ctx.docker.remove_image(tag).await {
+                Ok(()) => self.slipway_line(format!(
+                    "Removed old image {tag} (SLIPWAY_KEEP_IMAGES={})",
+                    self.ctx.config.keep_images
+                )),
+                Err(e) => tracing::warn!(%tag, error = %e, "could not remove an old image"),
+            }
+        }
+    }
+
+    async fn copy_container_output(&self, container: &str) {
+        match self.ctx.docker.logs_tail(container, CONTAINER_TAIL).await {
+            Ok(lines) if lines.is_empty() => {
+                self.slipway_line("The container printed nothing".into())
+            }
+            Ok(lines) => {
+                self.slipway_line(format!(
+                    "Last {} lines of the container's output:",
+                    lines.len()
+                ));
+                for line in lines {
+                    self.log.line("app", line);
+                }
+            }
+            Err(e) => self.slipway_line(format!("Could not read the container's output: {e}")),
+        }
+    }
+}

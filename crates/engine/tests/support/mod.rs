@@ -1,0 +1,194 @@
+//! Shared by the engine's integration tests: a worker environment on its own Docker
+//! network and database, with cleanup of everything the test's apps created.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::time::Duration;
+
+use slipway_core::{Config, DeploymentStatus};
+use slipway_docker::DockerClient;
+use slipway_engine::{Context, Worker};
+use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::deployments::{self, DeploymentRow};
+use slipway_store::{PgPool, logs};
+use slipway_testkit::TestRepo;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub const NEVER_LISTENS: &str =
+    "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\",\"sleep\",\"3600\"]\n";
+
+pub struct Env {
+    pub pool: PgPool,
+    pub docker: DockerClient,
+    pub config: Config,
+    pub apps: Vec<String>,
+    pub workers: Vec<(CancellationToken, tokio::task::JoinHandle<()>)>,
+    pub _work: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with(pool, |_| {}).await
+    }
+
+    pub async fn with(pool: PgPool, tweak: impl FnOnce(&mut Config)) -> Self {
+        let docker = slipway_testkit::docker(DockerClient::connect(None).await);
+        let work = tempfile::tempdir().unwrap();
+        let network = format!(
+            "slipway-test-{}",
+            &Uuid::new_v4().simple().to_string()[..12]
+        );
+        let mut config = Config::for_tests("unused", &network, work.path().to_path_buf());
+        tweak(&mut config);
+        Self {
+            pool,
+            docker,
+            config,
+            apps: Vec::new(),
+            workers: Vec::new(),
+            _work: work,
+        }
+    }
+
+    pub fn start_worker(&mut self, id: &str) {
+        let ctx = Context::new(self.pool.clone(), self.docker.clone(), self.config.clone());
+        let worker = Worker::new(ctx, id);
+        let stop = CancellationToken::new();
+        let token = stop.clone();
+        let handle = tokio::spawn(async move { worker.run(token).await.expect("worker failed") });
+        self.workers.push((stop, handle));
+    }
+
+    pub async fn create_app(
+        &mut self,
+        repo: &TestRepo,
+        port: Option<u16>,
+    ) -> (apps::AppRow, DeploymentRow) {
+        let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
+        self.apps.push(name.clone());
+        let new = NewApp {
+            name,
+            repo_url: repo.url(),
+            branch: None,
+            dockerfile: "Dockerfile".into(),
+            port,
+            spec_path: "slipway.toml".into(),
+        };
+        apps::create(&self.pool, Owner::Any, &new).await.unwrap()
+    }
+
+    pub async fn wait_finished(&self, id: Uuid) -> DeploymentRow {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let row = deployments::get(&self.pool, id).await.unwrap();
+            if !row.status.is_unfinished() {
+                return row;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "deployment {id} still {} after 120s",
+                row.status
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_running(&self, id: Uuid) -> DeploymentRow {
+        let row = self.wait_finished(id).await;
+        assert_eq!(
+            row.status,
+            DeploymentStatus::Running,
+            "{:?}\n{}",
+            row.reason,
+            self.log_text(id).await
+        );
+        row
+    }
+
+    pub async fn wait_for_log(&self, id: Uuid, needle: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while !self.log_text(id).await.contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no {needle:?} in the log:\n{}",
+                self.log_text(id).await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn page(&self, id: Uuid) -> String {
+        let containers = deployments::containers(&self.pool, id).await.unwrap();
+        let containers: Vec<_> = containers
+            .into_iter()
+            .filter(|c| c.process == "web")
+            .collect();
+        assert_eq!(containers.len(), 1, "one web container expected");
+        let ip = containers[0].ip.clone().expect("container has an address");
+        slipway_testkit::http_get(&format!("http://{ip}:{}/", containers[0].port))
+            .await
+            .expect("page answers")
+    }
+
+    pub async fn log_text(&self, id: Uuid) -> String {
+        let lines = logs::page(&self.pool, id, 0, 100_000).await.unwrap();
+        lines
+            .iter()
+            .map(|l| format!("[{}] {}\n", l.stream, l.line))
+            .collect()
+    }
+
+    pub async fn running_containers(&self, app: &str) -> Vec<String> {
+        let list = self
+            .docker
+            .list_containers(&[("slipway.app", app)])
+            .await
+            .unwrap();
+        list.into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| c.name)
+            .collect()
+    }
+
+    /// Stops every worker started so far and waits for them.
+    pub async fn stop_workers(&mut self) {
+        for (stop, handle) in self.workers.drain(..) {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+    }
+
+    pub async fn teardown(self) {
+        for (stop, handle) in self.workers {
+            stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
+        }
+        for app in &self.apps {
+            for c in self
+                .docker
+                .list_containers(&[("slipway.app", app)])
+                .await
+                .unwrap_or_default()
+            {
+                let _ = self.docker.stop_and_remove(&c.id, Duration::ZERO).await;
+            }
+            let repository = format!("slipway-{app}");
+            for image in self
+                .docker
+                .list_images_of(&repository)
+                .await
+                .unwrap_or_default()
+            {
+                for tag in image
+                    .tags
+                    .iter()
+                    .filter(|t| t.starts_with(&format!("{repository}:")))
+                {
+                    let _ = self.docker.remove_image(tag).await;
+                }
+            }
+        }
+        let _ = self.docker.remove_network(&self.config.network).await;
+    }
+}
