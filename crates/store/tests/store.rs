@@ -8,7 +8,7 @@ use std::time::Duration;
 use slipway_core::{DeploymentStatus, Phase};
 use slipway_store::apps::{self, NewApp, Owner};
 use slipway_store::queue::{self, Claim};
-use slipway_store::{PgPool, StoreError, deployments, logs};
+use slipway_store::{PgPool, StoreError, config_vars, deployments, logs};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -328,4 +328,144 @@ async fn concurrent_migrations_are_safe(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(applied, slipway_store::MIGRATOR.iter().count() as i64);
+}
+
+/// Drives a deployment through claim to `releasing` and promotes it, as a worker would.
+async fn release(pool: &PgPool, id: uuid::Uuid, image: &str) {
+    let job = claim(pool, "w", LEASE).await.unwrap();
+    assert_eq!(job.deployment.id, id);
+    if job.deployment.status == DeploymentStatus::Cloning {
+        queue::set_image(pool, id, image, 80).await.unwrap();
+        queue::advance(
+            pool,
+            id,
+            "w",
+            DeploymentStatus::Cloning,
+            DeploymentStatus::Releasing,
+        )
+        .await
+        .unwrap();
+    }
+    queue::snapshot_config(pool, id).await.unwrap();
+    assert!(queue::promote(pool, id, "w").await.unwrap().is_some());
+}
+
+fn set(name: &str, sealed: &[u8]) -> config_vars::Change {
+    config_vars::Change {
+        replace: false,
+        set: vec![(name.to_owned(), sealed.to_vec())],
+        unset: vec![],
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_config_change_goes_to_the_release_that_will_run_with_it(pool: PgPool) {
+    let (app, first) = apps::create(&pool, Owner::Any, &new_app("cfg"))
+        .await
+        .unwrap();
+    // Before any release: the queued deployment will snapshot it.
+    let applied = config_vars::change(&pool, app.id, &set("A", b"sealed-1"), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        matches!(applied, config_vars::Applied::Pending(id) if id == first.id),
+        "{applied:?}"
+    );
+    release(&pool, first.id, "img:1").await;
+    let row = deployments::get(&pool, first.id).await.unwrap();
+    let snapshot = row.config_snapshot.unwrap().0;
+    assert_eq!(snapshot.keys().collect::<Vec<_>>(), ["A"]);
+
+    // With a release running: a config release of its image is queued.
+    let applied = config_vars::change(&pool, app.id, &set("B", b"sealed-2"), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let config_vars::Applied::Release(second) = applied else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(
+        (second.kind.as_str(), second.source_deployment_id),
+        ("config", Some(first.id))
+    );
+    assert_eq!(second.image.as_deref(), Some("img:1"));
+    // It goes straight to releasing when claimed, and snapshots both vars then.
+    let job = claim(&pool, "w", LEASE).await.unwrap();
+    assert_eq!(
+        (job.deployment.id, job.deployment.status),
+        (second.id, DeploymentStatus::Releasing)
+    );
+
+    // A change while that deployment is releasing (its snapshot may be taken already)
+    // queues another release that follows it, with its image.
+    let applied = config_vars::change(&pool, app.id, &set("C", b"sealed-3"), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let config_vars::Applied::Release(third) = applied else {
+        panic!("{applied:?}")
+    };
+    assert_eq!(third.source_deployment_id, Some(second.id));
+
+    // Too many vars: refused, nothing changed.
+    let many = config_vars::Change {
+        replace: false,
+        set: (0..10).map(|i| (format!("V{i}"), b"x".to_vec())).collect(),
+        unset: vec![],
+    };
+    let refused = config_vars::change(&pool, app.id, &many, 10).await.unwrap();
+    assert!(refused.is_err());
+    assert_eq!(config_vars::list(&pool, app.id).await.unwrap().len(), 3);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn rollback_targets_the_previous_release_and_copies_its_config(pool: PgPool) {
+    let (app, first) = apps::create(&pool, Owner::Any, &new_app("rb"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        deployments::rollback(&pool, app.id, None).await,
+        Err(deployments::RollbackError::NothingToRollBackTo)
+    ));
+    config_vars::change(&pool, app.id, &set("A", b"one"), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    release(&pool, first.id, "img:1").await;
+    let second = deployments::create(&pool, app.id, None).await.unwrap();
+    config_vars::change(&pool, app.id, &set("A", b"two"), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    release(&pool, second.id, "img:2").await;
+    // Only released deployments are targets; the default is the one before the current.
+    let never = deployments::create(&pool, app.id, None).await.unwrap();
+    assert!(matches!(
+        deployments::rollback(&pool, app.id, Some(never.id)).await,
+        Err(deployments::RollbackError::NotARelease(_))
+    ));
+    let back = deployments::rollback(&pool, app.id, None).await.unwrap();
+    assert_eq!(
+        (back.kind.as_str(), back.source_deployment_id),
+        ("rollback", Some(first.id))
+    );
+    assert_eq!(back.image.as_deref(), Some("img:1"));
+    assert_eq!(
+        deployments::get(&pool, never.id).await.unwrap().status,
+        DeploymentStatus::Superseded,
+        "the queued build gives way to the rollback"
+    );
+    let sealed = &back.config_snapshot.as_ref().unwrap().0["A"];
+    assert_eq!(
+        sealed, "b25l",
+        "the first release's sealed value (base64 of \"one\")"
+    );
+    release(&pool, back.id, "unused").await;
+    assert_eq!(
+        deployments::get(&pool, second.id).await.unwrap().status,
+        DeploymentStatus::RolledBack
+    );
+    let keep = queue::images_to_keep(&pool, app.id, 1).await.unwrap();
+    assert_eq!(keep, ["img:1"]);
 }

@@ -1,6 +1,8 @@
 //! Helpers for the Docker integration tests: a connected client, random names,
 //! build contexts made in memory, and cleanup that runs even when a test panics.
 
+#![allow(dead_code)] // shared by test files that each use a subset
+
 use std::collections::HashMap;
 use std::time::Duration;
 
