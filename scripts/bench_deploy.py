@@ -59,9 +59,14 @@ def make_repo(work):
 
 def slipway_round(base, app, repo, marker):
     git_commit(repo, marker)
+    return timed_release(base, lambda: api(base, "POST", f"/api/v1/apps/{app}/deployments", {}), marker)
+
+
+def timed_release(base, post, marker):
+    """POST (through `post`) until the new release's own container serves `marker`."""
     start = time.monotonic()
     deadline = start + TIMEOUT
-    dep = api(base, "POST", f"/api/v1/apps/{app}/deployments", {})
+    dep = post()
     while True:
         d = api(base, "GET", f"/api/v1/deployments/{dep['id']}")
         if d["status"] == "running":
@@ -93,6 +98,18 @@ def floor_round(repo, network, work, i, marker):
     subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     subprocess.run(["docker", "rmi", f"{name}:latest"], capture_output=True)
     shutil.rmtree(clone, ignore_errors=True)
+    return total
+
+
+def floor_run_round(image, network, i, marker_page):
+    """The floor of a release without a build: `docker run` of an existing image, first 200."""
+    name = f"bench-run-{os.getpid()}-{i}"
+    start = time.monotonic()
+    sh("docker", "run", "-d", "--name", name, "--network", network, image)
+    ip = sh("docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+    wait_body(f"http://{ip}:80/", marker_page, start + TIMEOUT)
+    total = time.monotonic() - start
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True)
     return total
 
 
@@ -154,6 +171,46 @@ def main():
     row("  pickup (pending->cloning)", pickups)
     row("by hand (floor)", floors)
     print(f"ratio slipway/floor (medians): {statistics.median(totals) / statistics.median(floors):.2f}")
+
+    # Releases without a build: the same commit again (its image exists), and rollbacks
+    # (image and config of the previous release), each beside `docker run` by hand.
+    last_marker = f"slipway-round-{a.rounds - 1}"
+    floor_image = f"bench-run-image-{os.getpid()}:latest"
+    env = dict(os.environ, DOCKER_BUILDKIT="0")
+    subprocess.run(["docker", "build", "-q", "-t", floor_image, repo], check=True, capture_output=True, env=env)
+    cached, rollbacks, run_floors = [], [], []
+    markers = [last_marker, f"slipway-round-{a.rounds - 2}"] if a.rounds >= 2 else [last_marker]
+    for i in range(a.rounds):
+        total, _, _ = timed_release(
+            a.api, lambda: api(a.api, "POST", f"/api/v1/apps/{app}/deployments", {}), last_marker)
+        cached.append(total)
+        run_floors.append(floor_run_round(floor_image, a.network, f"c{i}", "<h1>"))
+        print(f"cached redeploy {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
+    if len(markers) == 2:
+        # Serve the older page first, so each rollback flips between the two commits.
+        release_of = {}
+        for d in api(a.api, "GET", f"/api/v1/apps/{app}/deployments")["deployments"]:
+            release_of.setdefault((d.get("commit_message") or "").strip(), d["id"])
+        target = release_of.get(markers[1])
+        expect = markers[1]
+        for i in range(a.rounds):
+            body = {"deployment_id": target} if i == 0 and target else {}
+            total, _, _ = timed_release(
+                a.api, lambda b=body: api(a.api, "POST", f"/api/v1/apps/{app}/rollback", b), expect)
+            rollbacks.append(total)
+            run_floors.append(floor_run_round(floor_image, a.network, f"r{i}", "<h1>"))
+            print(f"rollback {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
+            expect = markers[0] if expect == markers[1] else markers[1]
+    subprocess.run(["docker", "rmi", floor_image], capture_output=True)
+    print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<28}{'median':>10}{'p95':>10}")
+    row("cached redeploy POST->serving", cached)
+    if rollbacks:
+        row("rollback POST->serving", rollbacks)
+    row("docker run by hand (floor)", run_floors)
+    floor = statistics.median(run_floors)
+    print(f"ratio cached/floor (medians): {statistics.median(cached) / floor:.2f}")
+    if rollbacks:
+        print(f"ratio rollback/floor (medians): {statistics.median(rollbacks) / floor:.2f}")
 
     api(a.api, "DELETE", f"/api/v1/apps/{app}")
     time.sleep(5)
