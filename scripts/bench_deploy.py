@@ -174,33 +174,37 @@ def main():
 
     # Releases without a build: the same commit again (its image exists), and rollbacks
     # (image and config of the previous release), each beside `docker run` by hand.
-    last_marker = f"slipway-round-{a.rounds - 1}"
+    # Each floor round committed its own page, so HEAD was never deployed by Slipway:
+    # deploy it once (a build), then every redeploy of it reuses that image.
+    last_slipway = f"slipway-round-{a.rounds - 1}"
+    head_marker = f"floor-round-{a.rounds - 1}"
+    timed_release(a.api, lambda: api(a.api, "POST", f"/api/v1/apps/{app}/deployments", {}), head_marker)
     floor_image = f"bench-run-image-{os.getpid()}:latest"
     env = dict(os.environ, DOCKER_BUILDKIT="0")
     subprocess.run(["docker", "build", "-q", "-t", floor_image, repo], check=True, capture_output=True, env=env)
     cached, rollbacks, run_floors = [], [], []
-    markers = [last_marker, f"slipway-round-{a.rounds - 2}"] if a.rounds >= 2 else [last_marker]
+    markers = [head_marker, last_slipway]
     for i in range(a.rounds):
         total, _, _ = timed_release(
-            a.api, lambda: api(a.api, "POST", f"/api/v1/apps/{app}/deployments", {}), last_marker)
+            a.api, lambda: api(a.api, "POST", f"/api/v1/apps/{app}/deployments", {}), head_marker)
         cached.append(total)
         run_floors.append(floor_run_round(floor_image, a.network, f"c{i}", "<h1>"))
         print(f"cached redeploy {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
-    if len(markers) == 2:
-        # Serve the older page first, so each rollback flips between the two commits.
-        release_of = {}
-        for d in api(a.api, "GET", f"/api/v1/apps/{app}/deployments")["deployments"]:
-            release_of.setdefault((d.get("commit_message") or "").strip(), d["id"])
-        target = release_of.get(markers[1])
-        expect = markers[1]
-        for i in range(a.rounds):
-            body = {"deployment_id": target} if i == 0 and target else {}
-            total, _, _ = timed_release(
-                a.api, lambda b=body: api(a.api, "POST", f"/api/v1/apps/{app}/rollback", b), expect)
-            rollbacks.append(total)
-            run_floors.append(floor_run_round(floor_image, a.network, f"r{i}", "<h1>"))
-            print(f"rollback {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
-            expect = markers[0] if expect == markers[1] else markers[1]
+    # The first rollback names the release of the last Slipway round; each later one
+    # takes the default (the release before the current), flipping between the two.
+    release_of = {}
+    for d in api(a.api, "GET", f"/api/v1/apps/{app}/deployments")["deployments"]:
+        release_of.setdefault((d.get("commit_message") or "").strip(), d["id"])
+    target = release_of.get(markers[1])
+    expect = markers[1]
+    for i in range(a.rounds):
+        body = {"deployment_id": target} if i == 0 and target else {}
+        total, _, _ = timed_release(
+            a.api, lambda b=body: api(a.api, "POST", f"/api/v1/apps/{app}/rollback", b), expect)
+        rollbacks.append(total)
+        run_floors.append(floor_run_round(floor_image, a.network, f"r{i}", "<h1>"))
+        print(f"rollback {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
+        expect = markers[0] if expect == markers[1] else markers[1]
     subprocess.run(["docker", "rmi", floor_image], capture_output=True)
     print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<28}{'median':>10}{'p95':>10}")
     row("cached redeploy POST->serving", cached)

@@ -24,6 +24,7 @@
 //!
 //! [processes.worker]
 //! command = ["/app/worker", "--queue", "default"]
+//! replicas = 1
 //!
 //! [resources.web]
 //! memory = "256m"
@@ -39,6 +40,11 @@
 //! port = 6379
 //! ```
 //!
+//! Durations are strings such as `"500ms"`, `"30s"`, `"2m"` or whole seconds; sizes are
+//! `"256m"`, `"1g"`, `"512MiB"` or bytes; a command is a string split the way a shell
+//! would, or an array of strings used as is. Unknown keys are errors, so a typo cannot
+//! silently fall back to a default.
+//!
 //! Every mistake is reported with its key (`processes.web.replicas`) and its line and
 //! column, because the user has to find it in a file Slipway never shows them.
 
@@ -46,6 +52,7 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::time::Duration;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
@@ -143,6 +150,13 @@ pub struct ProcessSpec {
     pub cpus: Option<f64>,
 }
 
+impl ProcessSpec {
+    /// Only `web` gets a Traefik route and gates a release on its health check.
+    pub fn is_web(name: &str) -> bool {
+        name == WEB
+    }
+}
+
 impl Default for ProcessSpec {
     fn default() -> Self {
         Self {
@@ -179,6 +193,8 @@ pub struct SpecError {
 
 // The file as written. Values whose checks need a location are `Spanned`; values that
 // take several shapes (a duration as "30s" or 30) are read as `toml::Value` first.
+// Tables are never `Spanned`: one built from dotted keys (`processes.web.replicas = 2`)
+// has no span and would fail to deserialize, so names are located by `NameSpans`.
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -188,12 +204,25 @@ struct RawSpec {
     build: Option<RawBuild>,
     healthcheck: Option<RawHealthCheck>,
     #[serde(default)]
-    processes: BTreeMap<String, Spanned<RawProcess>>,
+    processes: BTreeMap<String, RawProcess>,
     #[serde(default)]
-    resources: BTreeMap<String, Spanned<RawResources>>,
+    resources: BTreeMap<String, RawResources>,
     test: Option<RawTest>,
     #[serde(default)]
-    services: BTreeMap<String, Spanned<RawService>>,
+    services: BTreeMap<String, RawService>,
+}
+
+/// Where each table name was written. Keys always carry a span, in both `[processes.web]`
+/// and `processes.web.replicas = 2`. A second pass, only run to report an error, because
+/// `serde_path_to_error` cannot name a path segment whose key is `Spanned`.
+#[derive(Deserialize)]
+struct NameSpans {
+    #[serde(default)]
+    processes: BTreeMap<Spanned<String>, IgnoredAny>,
+    #[serde(default)]
+    resources: BTreeMap<Spanned<String>, IgnoredAny>,
+    #[serde(default)]
+    services: BTreeMap<Spanned<String>, IgnoredAny>,
 }
 
 #[derive(Deserialize, Default)]
@@ -258,7 +287,14 @@ pub fn parse(source: &str) -> Result<AppSpec, SpecError> {
         let key = (!path.is_empty()).then(|| path.join("."));
         let inner = e.into_inner();
         let span = inner.span().unwrap_or(0..0);
-        located(source, key, span, inner.message().to_owned())
+        // Syntax errors come as "what\nexpected what", which reads badly after a key.
+        let message = inner
+            .message()
+            .trim()
+            .lines()
+            .collect::<Vec<_>>()
+            .join("; ");
+        located(source, key, span, message)
     })?;
     Checker { source }.check(raw)
 }
@@ -280,6 +316,22 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
+    /// Where `[section.name]` was written; the start of the file if it cannot be found,
+    /// which only happens if the first pass and this one disagree about the document.
+    fn name_span(&self, section: &str, name: &str) -> Range<usize> {
+        let Ok(names) = toml::from_str::<NameSpans>(self.source) else {
+            return 0..0;
+        };
+        let table = match section {
+            "processes" => &names.processes,
+            "resources" => &names.resources,
+            _ => &names.services,
+        };
+        table
+            .get_key_value(name)
+            .map_or(0..0, |(key, _)| key.span())
+    }
+
     fn err<T>(
         &self,
         key: impl Into<String>,
@@ -315,8 +367,7 @@ impl Checker<'_> {
         }
         for (name, p) in raw.processes {
             let key = format!("processes.{name}");
-            self.name(&key, &name, p.span())?;
-            let p = p.into_inner();
+            self.name("processes", &name)?;
             let mut process = ProcessSpec::default();
             if let Some(command) = p.command {
                 process.command = Some(self.command(&format!("{key}.command"), &command)?);
@@ -341,12 +392,10 @@ impl Checker<'_> {
         }
         for (name, r) in raw.resources {
             let key = format!("resources.{name}");
-            let span = r.span();
-            let r = r.into_inner();
             let Some(process) = spec.processes.get_mut(&name) else {
                 return self.err(
                     key,
-                    span,
+                    self.name_span("resources", &name),
                     format!("there is no process {name} (declare it under [processes.{name}])"),
                 );
             };
@@ -378,15 +427,14 @@ impl Checker<'_> {
         if let Some(t) = raw.test {
             let command = self.command("test.command", &t.command)?;
             let timeout = match t.timeout {
-                Some(d) => self.duration("test.timeout", &d)?,
+                Some(d) => self.nonzero_duration("test.timeout", &d)?,
                 None => Duration::from_secs(600),
             };
             spec.test = Some(TestSpec { command, timeout });
         }
         for (name, s) in raw.services {
             let key = format!("services.{name}");
-            self.name(&key, &name, s.span())?;
-            let s = s.into_inner();
+            self.name("services", &name)?;
             if s.image.get_ref().trim().is_empty() {
                 return self.err(format!("{key}.image"), s.image.span(), "must name an image");
             }
@@ -427,7 +475,8 @@ impl Checker<'_> {
             )
     }
 
-    fn name(&self, key: &str, n: &str, span: Range<usize>) -> Result<(), SpecError> {
+    /// Names become parts of container names and DNS aliases.
+    fn name(&self, section: &str, n: &str) -> Result<(), SpecError> {
         let valid = n.len() <= 30
             && n.starts_with(|c: char| c.is_ascii_lowercase())
             && n.chars()
@@ -436,8 +485,8 @@ impl Checker<'_> {
             Ok(())
         } else {
             self.err(
-                key,
-                span,
+                format!("{section}.{n}"),
+                self.name_span(section, n),
                 "a name is 1 to 30 lowercase letters, digits and '-', starting with a letter",
             )
         }
@@ -457,10 +506,10 @@ impl Checker<'_> {
             check.path = p.clone();
         }
         if let Some(t) = h.timeout {
-            check.timeout = Some(self.duration("healthcheck.timeout", &t)?);
+            check.timeout = Some(self.nonzero_duration("healthcheck.timeout", &t)?);
         }
         if let Some(i) = h.interval {
-            check.interval = self.duration("healthcheck.interval", &i)?;
+            check.interval = self.nonzero_duration("healthcheck.interval", &i)?;
         }
         if let Some(s) = h.start_period {
             check.start_period = self.duration("healthcheck.start_period", &s)?;
@@ -525,7 +574,23 @@ impl Checker<'_> {
         };
         match parsed {
             Some(d) if d <= Duration::from_secs(24 * 3600) => Ok(d),
-            _ => self.err(key, value.span(), "must be a duration such as \"500ms\", \"30s\" or \"2m\" (or whole seconds), at most 24h"),
+            _ => self.err(
+                key,
+                value.span(),
+                "must be a duration such as \"500ms\", \"30s\" or \"2m\" (or whole seconds), at most 24h",
+            ),
+        }
+    }
+
+    /// A zero timeout fails every attempt and a zero interval hammers the container.
+    fn nonzero_duration(
+        &self,
+        key: &str,
+        value: &Spanned<toml::Value>,
+    ) -> Result<Duration, SpecError> {
+        match self.duration(key, value)? {
+            Duration::ZERO => self.err(key, value.span(), "must be longer than 0"),
+            d => Ok(d),
         }
     }
 
@@ -647,7 +712,8 @@ mod opt_millis {
 mod tests {
     use super::*;
 
-    const FULL: &str = r#"port = 8080
+    /// The example in the module documentation, which users copy from.
+    const EXAMPLE: &str = r#"port = 8080
 dockerfile = "docker/Dockerfile"
 
 [build]
@@ -658,15 +724,16 @@ path = "/healthz"
 timeout = "60s"
 interval = "2s"
 retries = 3
-start_period = 5
+start_period = "5s"
 status = "200-399"
 
 [processes.web]
-command = "busybox httpd -f -p 8080 -h '/www root'"
+command = "busybox httpd -f -p 8080 -h /www"
 replicas = 2
 
 [processes.worker]
 command = ["/app/worker", "--queue", "default"]
+replicas = 1
 
 [resources.web]
 memory = "256m"
@@ -674,6 +741,7 @@ cpus = 0.5
 
 [test]
 command = "make test"
+timeout = "10m"
 
 [services.redis]
 image = "redis:7"
@@ -681,128 +749,453 @@ env = { REDIS_ARGS = "--save ''" }
 port = 6379
 "#;
 
-    #[test]
-    fn the_documented_example_parses() {
-        let spec = parse(FULL).unwrap();
-        assert_eq!(spec.port, Some(8080));
-        assert_eq!(spec.dockerfile.as_deref(), Some("docker/Dockerfile"));
-        assert_eq!(spec.build_args["RUST_VERSION"], "1.95");
-        let h = &spec.healthcheck;
-        assert_eq!(h.path, "/healthz");
-        assert_eq!(h.timeout, Some(Duration::from_secs(60)));
-        assert_eq!(h.interval, Duration::from_secs(2));
-        assert_eq!(h.retries, 3);
-        assert_eq!(h.start_period, Duration::from_secs(5));
-        assert!(h.status.contains(200) && h.status.contains(399) && !h.status.contains(404));
-        let web = &spec.processes["web"];
-        assert_eq!(
-            web.command.as_deref().unwrap(),
-            ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www root"]
-        );
-        assert_eq!(
-            (web.replicas, web.memory, web.cpus),
-            (2, Some(256 << 20), Some(0.5))
-        );
-        let worker = &spec.processes["worker"];
-        assert_eq!(
-            worker.command.as_deref().unwrap(),
-            ["/app/worker", "--queue", "default"]
-        );
-        assert_eq!((worker.replicas, worker.memory), (1, None));
-        let test = spec.test.as_ref().unwrap();
-        assert_eq!(test.command, ["make", "test"]);
-        assert_eq!(test.timeout, Duration::from_secs(600));
-        assert_eq!(spec.services["redis"].port, Some(6379));
-        assert_eq!(spec.services["redis"].env["REDIS_ARGS"], "--save ''");
-    }
-
-    #[test]
-    fn an_empty_file_is_the_default() {
-        assert_eq!(parse("").unwrap(), AppSpec::default());
-        assert_eq!(parse("# nothing\n").unwrap(), AppSpec::default());
-        let d = AppSpec::default();
-        assert_eq!(d.processes["web"].replicas, 1);
-        assert!(d.healthcheck.status.contains(404) && !d.healthcheck.status.contains(500));
-    }
-
-    #[test]
-    fn json_round_trip_is_exact() {
-        let spec = parse(FULL).unwrap();
-        let json = serde_json::to_value(&spec).unwrap();
-        let back: AppSpec = serde_json::from_value(json).unwrap();
-        assert_eq!(back, spec);
-    }
-
     fn error(source: &str) -> SpecError {
         parse(source).unwrap_err()
     }
 
     #[test]
+    fn the_documentation_shows_the_tested_example() {
+        let doc: String = include_str!("spec.rs")
+            .lines()
+            .map_while(|l| l.strip_prefix("//!"))
+            .skip_while(|l| l.trim() != "```toml")
+            .skip(1)
+            .take_while(|l| l.trim() != "```")
+            .map(|l| format!("{}\n", l.strip_prefix(' ').unwrap_or(l)))
+            .collect();
+        assert_eq!(doc, EXAMPLE);
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let spec = parse(EXAMPLE).unwrap();
+        let expected = AppSpec {
+            port: Some(8080),
+            dockerfile: Some("docker/Dockerfile".into()),
+            build_args: BTreeMap::from([("RUST_VERSION".into(), "1.95".into())]),
+            healthcheck: HealthCheck {
+                path: "/healthz".into(),
+                timeout: Some(Duration::from_secs(60)),
+                interval: Duration::from_secs(2),
+                retries: 3,
+                start_period: Duration::from_secs(5),
+                status: StatusRange { min: 200, max: 399 },
+            },
+            processes: BTreeMap::from([
+                (
+                    "web".into(),
+                    ProcessSpec {
+                        command: Some(
+                            ["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]
+                                .map(String::from)
+                                .to_vec(),
+                        ),
+                        replicas: 2,
+                        memory: Some(256 << 20),
+                        cpus: Some(0.5),
+                    },
+                ),
+                (
+                    "worker".into(),
+                    ProcessSpec {
+                        command: Some(
+                            ["/app/worker", "--queue", "default"]
+                                .map(String::from)
+                                .to_vec(),
+                        ),
+                        replicas: 1,
+                        memory: None,
+                        cpus: None,
+                    },
+                ),
+            ]),
+            test: Some(TestSpec {
+                command: vec!["make".into(), "test".into()],
+                timeout: Duration::from_secs(600),
+            }),
+            services: BTreeMap::from([(
+                "redis".into(),
+                ServiceSpec {
+                    image: "redis:7".into(),
+                    env: BTreeMap::from([("REDIS_ARGS".into(), "--save ''".into())]),
+                    port: Some(6379),
+                },
+            )]),
+        };
+        assert_eq!(spec, expected);
+        assert!(spec.healthcheck.status.contains(200));
+        assert!(spec.healthcheck.status.contains(399));
+        assert!(!spec.healthcheck.status.contains(404));
+        assert_eq!(spec.process("worker").unwrap().replicas, 1);
+        assert!(spec.process("cron").is_none());
+    }
+
+    #[test]
+    fn an_empty_file_is_the_default() {
+        assert_eq!(parse("").unwrap(), AppSpec::default());
+        assert_eq!(parse("# nothing\n\n").unwrap(), AppSpec::default());
+        let d = AppSpec::default();
+        assert_eq!(d.processes.len(), 1);
+        assert_eq!(d.process(WEB), Some(&ProcessSpec::default()));
+        assert_eq!(d.processes["web"].replicas, 1);
+        assert_eq!(d.healthcheck.path, "/");
+        assert_eq!(d.healthcheck.retries, 1);
+        assert_eq!(d.healthcheck.interval, Duration::from_secs(1));
+        assert!(d.healthcheck.status.contains(100) && d.healthcheck.status.contains(404));
+        assert!(!d.healthcheck.status.contains(500));
+    }
+
+    #[test]
+    fn web_is_present_even_when_only_workers_are_declared() {
+        let spec = parse("[processes.worker]\ncommand = \"work\"\n").unwrap();
+        assert_eq!(spec.process("web"), Some(&ProcessSpec::default()));
+        assert!(ProcessSpec::is_web("web") && !ProcessSpec::is_web("worker"));
+    }
+
+    #[test]
+    fn values_take_every_documented_shape() {
+        // Dotted keys and inline tables build the same tables as [headers].
+        let spec = parse(
+            r#"
+processes.worker.replicas = 3
+resources.worker = { memory = 268435456, cpus = 2 }
+[processes.web]
+replicas = 0
+[resources.web]
+memory = "512MiB"
+[healthcheck]
+timeout = 30
+interval = "500ms"
+start_period = "1h"
+status = 204
+[test]
+command = ["cargo", "test"]
+"#,
+        )
+        .unwrap();
+        let worker = spec.process("worker").unwrap();
+        assert_eq!(
+            (worker.replicas, worker.memory, worker.cpus),
+            (3, Some(256 << 20), Some(2.0))
+        );
+        let web = spec.process("web").unwrap();
+        assert_eq!((web.replicas, web.memory), (0, Some(512 << 20)));
+        let h = &spec.healthcheck;
+        assert_eq!(h.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(h.interval, Duration::from_millis(500));
+        assert_eq!(h.start_period, Duration::from_secs(3600));
+        assert_eq!(h.status, StatusRange { min: 204, max: 204 });
+        let test = spec.test.unwrap();
+        assert_eq!(test.command, ["cargo", "test"]);
+        assert_eq!(test.timeout, Duration::from_secs(600));
+
+        let spec = parse("[healthcheck]\nstatus = \"200\"\n").unwrap();
+        assert_eq!(spec.healthcheck.status, StatusRange { min: 200, max: 200 });
+        let spec = parse("[resources.web]\nmemory = \"1g\"\n").unwrap();
+        assert_eq!(spec.processes["web"].memory, Some(1 << 30));
+    }
+
+    #[test]
+    fn commands_split_like_a_shell() {
+        let command = |toml: &str| {
+            parse(&format!("[processes.web]\ncommand = {toml}\n"))
+                .map(|s| s.processes["web"].command.clone().unwrap())
+        };
+        assert_eq!(
+            command(r#"'sh -c "echo \"hi there\"" --name=a\ b'"#).unwrap(),
+            ["sh", "-c", "echo \"hi there\"", "--name=a b"]
+        );
+        assert_eq!(
+            command(r#""python -m http.server  '8000'""#).unwrap(),
+            ["python", "-m", "http.server", "8000"]
+        );
+        // An array is taken literally: no splitting, no unquoting.
+        assert_eq!(
+            command(r#"["echo", "a b", "'c'"]"#).unwrap(),
+            ["echo", "a b", "'c'"]
+        );
+        for (bad, message) in [
+            (r#""echo 'unterminated""#, "closing quote"),
+            (r#""   ""#, "empty"),
+            ("[]", "empty"),
+            (r#"["echo", 1]"#, "strings only"),
+            ("42", "string or an array"),
+        ] {
+            let e = command(bad).unwrap_err();
+            assert_eq!(
+                (e.key.as_deref(), e.line, e.column),
+                (Some("processes.web.command"), 2, 11),
+                "{bad}: {e}"
+            );
+            assert!(e.message.contains(message), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn json_round_trip_is_exact() {
+        for spec in [parse(EXAMPLE).unwrap(), AppSpec::default()] {
+            let json = serde_json::to_string(&spec).unwrap();
+            let back: AppSpec = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, spec, "{json}");
+        }
+        // The stored shape: durations are whole milliseconds.
+        let json = serde_json::to_value(parse(EXAMPLE).unwrap()).unwrap();
+        assert_eq!(json["healthcheck"]["interval"], 2000);
+        assert_eq!(json["healthcheck"]["timeout"], 60_000);
+        assert_eq!(json["test"]["timeout"], 600_000);
+        let json = serde_json::to_value(AppSpec::default()).unwrap();
+        assert!(json["healthcheck"]["timeout"].is_null());
+    }
+
+    #[test]
     fn errors_name_the_key_and_where_it_is() {
-        let e = error("port = 8080\n[processes.web]\nreplicas = \"two\"\n");
+        // (source, key, line, column, part of the message)
+        let cases: &[(&str, Option<&str>, usize, usize, &str)] = &[
+            // TOML syntax
+            (
+                "port = 8080\n[healthcheck\n",
+                None,
+                2,
+                13,
+                "invalid table header",
+            ),
+            ("port = \n", None, 1, 8, "invalid string"),
+            ("port = 1\nport = 2\n", None, 2, 1, "duplicate key"),
+            // unknown keys, at every level
+            ("bogus = 1\n", Some("bogus"), 1, 1, "unknown field `bogus`"),
+            ("[bogus]\n", Some("bogus"), 1, 2, "unknown field `bogus`"),
+            (
+                "[healthcheck]\npath = \"/\"\nretrys = 3\n",
+                Some("healthcheck.retrys"),
+                3,
+                1,
+                "unknown field `retrys`",
+            ),
+            (
+                "[processes.web]\nreplicas = 2\nreplica = 3\n",
+                Some("processes.web.replica"),
+                3,
+                1,
+                "unknown field `replica`",
+            ),
+            (
+                "[services.db]\nimage = \"postgres\"\nenvironment = {}\n",
+                Some("services.db.environment"),
+                3,
+                1,
+                "unknown field `environment`",
+            ),
+            // wrong types
+            (
+                "[processes.worker]\nreplicas = \"two\"\n",
+                Some("processes.worker.replicas"),
+                2,
+                12,
+                "invalid type",
+            ),
+            (
+                "[build]\nargs = { X = 1 }\n",
+                Some("build.args.X"),
+                2,
+                14,
+                "invalid type",
+            ),
+            ("processes = 5\n", Some("processes"), 1, 13, "invalid type"),
+            (
+                "[services.redis]\nport = 6379\n",
+                Some("services.redis"),
+                1,
+                1,
+                "missing field `image`",
+            ),
+            // out-of-range and malformed values
+            ("port = 70000\n", Some("port"), 1, 8, "1 to 65535"),
+            (
+                "[processes.worker]\nreplicas = 21\n",
+                Some("processes.worker.replicas"),
+                2,
+                12,
+                "from 0 to 20",
+            ),
+            (
+                "processes.web.replicas = -1\n",
+                Some("processes.web.replicas"),
+                1,
+                26,
+                "from 0 to 20",
+            ),
+            (
+                "[healthcheck]\npath = \"/\"\ninterval = \"1s\"\nretries = 0\n",
+                Some("healthcheck.retries"),
+                4,
+                11,
+                "between 1 and 100",
+            ),
+            (
+                "[healthcheck]\npath = \"healthz\"\n",
+                Some("healthcheck.path"),
+                2,
+                8,
+                "starting with '/'",
+            ),
+            (
+                "[resources.web]\nmemory = \"lots\"\n",
+                Some("resources.web.memory"),
+                2,
+                10,
+                "a size such as",
+            ),
+            (
+                "[resources.web]\nmemory = \"1m\"\n",
+                Some("resources.web.memory"),
+                2,
+                10,
+                "6 MiB",
+            ),
+            (
+                "[resources.web]\ncpus = 0\n",
+                Some("resources.web.cpus"),
+                2,
+                8,
+                "more than 0",
+            ),
+            (
+                "[resources.web]\ncpus = \"half\"\n",
+                Some("resources.web.cpus"),
+                2,
+                8,
+                "a number",
+            ),
+            // [resources.X] for a process that does not exist: point at X
+            (
+                "[processes.worker]\n\n[resources.db]\nmemory = \"1g\"\n",
+                Some("resources.db"),
+                3,
+                12,
+                "no process db",
+            ),
+            (
+                "resources.db.memory = \"1g\"\n",
+                Some("resources.db"),
+                1,
+                11,
+                "no process db",
+            ),
+            (
+                "[healthcheck]\nstatus = \"300-200\"\n",
+                Some("healthcheck.status"),
+                2,
+                10,
+                "200-399",
+            ),
+            (
+                "[healthcheck]\nstatus = 600\n",
+                Some("healthcheck.status"),
+                2,
+                10,
+                "200-399",
+            ),
+            (
+                "[healthcheck]\nstatus = \"2xx\"\n",
+                Some("healthcheck.status"),
+                2,
+                10,
+                "200-399",
+            ),
+            (
+                "[healthcheck]\ninterval = \"soon\"\n",
+                Some("healthcheck.interval"),
+                2,
+                12,
+                "a duration",
+            ),
+            (
+                "[healthcheck]\ntimeout = \"0s\"\n",
+                Some("healthcheck.timeout"),
+                2,
+                11,
+                "longer than 0",
+            ),
+            (
+                "[test]\ncommand = \"make\"\ntimeout = 1.5\n",
+                Some("test.timeout"),
+                3,
+                11,
+                "a duration",
+            ),
+            (
+                "[healthcheck]\nstart_period = \"2d\"\n",
+                Some("healthcheck.start_period"),
+                2,
+                16,
+                "at most 24h",
+            ),
+            // names
+            (
+                "[processes.Web]\n",
+                Some("processes.Web"),
+                1,
+                12,
+                "lowercase",
+            ),
+            (
+                "[services.my_db]\nimage = \"postgres\"\n",
+                Some("services.my_db"),
+                1,
+                11,
+                "lowercase",
+            ),
+            (
+                "[services.db]\nimage = \" \"\n",
+                Some("services.db.image"),
+                2,
+                9,
+                "must name an image",
+            ),
+            (
+                "[build]\nargs = { 1X = \"a\" }\n",
+                Some("build.args.1X"),
+                2,
+                15,
+                "build arg name",
+            ),
+            (
+                "dockerfile = \"../Dockerfile\"\n",
+                Some("dockerfile"),
+                1,
+                14,
+                "inside the repository",
+            ),
+            // columns count characters, not bytes
+            (
+                "[services.a]\nimage = \"ä\"\nenv = { \"é\" = \"x\" }\n",
+                Some("services.a.env.é"),
+                3,
+                15,
+                "env var name",
+            ),
+        ];
+        for &(source, key, line, column, message) in cases {
+            let e = error(source);
+            assert_eq!(
+                (e.key.as_deref(), e.line, e.column),
+                (key, line, column),
+                "{source:?}: {e}"
+            );
+            assert!(e.message.contains(message), "{source:?}: {e}");
+            assert!(!e.message.contains('\n'), "{source:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn errors_display_location_key_and_message() {
+        let e = error("[healthcheck]\npath = \"/\"\ninterval = \"1s\"\nretries = 0\n");
         assert_eq!(
-            (e.key.as_deref(), e.line, e.column),
-            (Some("processes.web.replicas"), 3, 12),
-            "{e}"
+            e.to_string(),
+            "line 4, column 11: healthcheck.retries: must be between 1 and 100"
         );
-
-        let e = error("[healthcheck]\npath = \"/\"\nretrys = 3\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line),
-            (Some("healthcheck.retrys"), 3),
-            "{e}"
-        );
-        assert!(e.message.contains("retrys"), "{e}");
-
-        let e = error("[processes.web]\nreplicas = 21\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line, e.column),
-            (Some("processes.web.replicas"), 2, 12),
-            "{e}"
-        );
-
-        let e = error("[processes.web]\n\n[resources.web]\nmemory = \"lots\"\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line),
-            (Some("resources.web.memory"), 4),
-            "{e}"
-        );
-
-        let e = error("[resources.db]\nmemory = \"1g\"\n");
-        assert_eq!((e.key.as_deref(), e.line), (Some("resources.db"), 1), "{e}");
-
-        let e = error("[healthcheck]\nstatus = \"300-200\"\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line),
-            (Some("healthcheck.status"), 2),
-            "{e}"
-        );
-
-        let e = error("[healthcheck]\ntimeout = \"soon\"\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line),
-            (Some("healthcheck.timeout"), 2),
-            "{e}"
-        );
-
-        let e = error("port = \n");
-        assert_eq!(e.line, 1, "{e}");
-
-        let e = error("[processes.Web]\n");
-        assert_eq!(
-            (e.key.as_deref(), e.line),
-            (Some("processes.Web"), 1),
-            "{e}"
-        );
-
-        let e = error("[resources.web]\nmemory = \"1m\"\n");
-        assert!(e.message.contains("6 MiB"), "{e}");
-
-        let shown = error("port = 70000\n").to_string();
-        assert_eq!(
-            shown,
-            "line 1, column 8: port: must be a port from 1 to 65535"
-        );
+        let e = error("port = 8080\n[healthcheck\n");
+        assert!(e.to_string().starts_with("line 2, column 13: "), "{e}");
     }
 
     #[test]
@@ -810,8 +1203,11 @@ port = 6379
         assert_eq!(parse_bytes("256m"), Some(256 << 20));
         assert_eq!(parse_bytes("1g"), Some(1 << 30));
         assert_eq!(parse_bytes("512MiB"), Some(512 << 20));
+        assert_eq!(parse_bytes("100k"), Some(100 << 10));
         assert_eq!(parse_bytes("4096"), Some(4096));
         assert_eq!(parse_bytes("lots"), None);
         assert_eq!(parse_bytes("1t"), None);
+        assert_eq!(parse_bytes("-1m"), None);
+        assert_eq!(parse_bytes("99999999999999g"), None);
     }
 }

@@ -7,6 +7,9 @@ use slipway_core::spec::HealthCheck;
 use slipway_docker::DockerClient;
 use tokio::time::Instant;
 
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+const MAX_PAUSE_BEFORE_PASS: Duration = Duration::from_millis(100);
+
 pub enum Health {
     /// Passed the required number of consecutive checks; the last status seen.
     Serving { status: u16 },
@@ -37,9 +40,11 @@ pub async fn wait_until_healthy(
     if !check.start_period.is_zero() {
         tokio::time::sleep_until((Instant::now() + check.start_period).min(deadline)).await;
     }
-    // Until the first pass, start fast (most apps answer within a few hundred ms) and
-    // back off to the configured interval; between required passes, use the interval.
-    let mut pause = Duration::from_millis(20).min(check.interval);
+    // Until the first pass, probe often: most apps answer within a few hundred ms, and
+    // every pause here is time the release takes. Between required passes, use the
+    // configured interval.
+    let first_pause = FIRST_PAUSE.min(check.interval);
+    let mut pause = first_pause;
     let mut next_state_check = Instant::now();
     loop {
         let attempt = tokio::time::timeout_at(deadline, http.get(&url).send()).await;
@@ -81,7 +86,7 @@ pub async fn wait_until_healthy(
         }
         tokio::time::sleep(pause).await;
         if passes == 0 {
-            pause = (pause * 2).min(check.interval.max(Duration::from_millis(20)));
+            pause = (pause * 2).min(MAX_PAUSE_BEFORE_PASS.min(check.interval).max(first_pause));
         }
     }
 }
