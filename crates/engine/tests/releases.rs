@@ -339,7 +339,30 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
     let again = env.wait_running(again.id).await;
     assert_eq!(again.image, first.image);
     let log = env.log_text(again.id).await;
-    assert!(log.contains("skipping the build"), "{log}");
+    assert!(log.contains("no clone, no build"), "{log}");
+    assert!(!log.contains("[build]") && !log.contains("[git]"), "{log}");
+    assert_eq!(again.commit_sha, first.commit_sha);
+    let statuses: Vec<_> = deployments::events(&env.pool, again.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.status)
+        .collect();
+    use DeploymentStatus::*;
+    assert_eq!(statuses, [Pending, Cloning, Releasing, Running]);
+    // An abbreviated sha cannot be resolved without fetching: the commit is fetched, and
+    // the build is still skipped because its image is here.
+    let short_sha = &first.commit_sha.as_deref().unwrap()[..8];
+    let by_sha = deployments::create(&env.pool, app.id, Some(short_sha))
+        .await
+        .unwrap();
+    let by_sha = env.wait_running(by_sha.id).await;
+    assert_eq!(by_sha.image, first.image);
+    let log = env.log_text(by_sha.id).await;
+    assert!(
+        log.contains("[git]") && log.contains("skipping the build"),
+        "{log}"
+    );
     assert!(!log.contains("[build]"), "{log}");
 
     repo.commit_owned("v2", &web_app_files("v2"));

@@ -7,9 +7,11 @@ mod dockerignore;
 mod error;
 mod fetch;
 mod read;
+mod resolve;
 
 pub use context::{ContextSummary, write_context};
 pub use dockerignore::DockerIgnore;
 pub use error::SourceError;
 pub use fetch::{Fetched, fetch};
 pub use read::{ReadError, read_file};
+pub use resolve::resolve_commit;

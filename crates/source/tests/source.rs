@@ -309,3 +309,32 @@ fn a_cancelled_context_stops() {
     .unwrap_err();
     assert!(matches!(err, SourceError::Cancelled));
 }
+
+#[test]
+fn refs_resolve_to_commits_without_fetching() {
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n"), ("v", b"1")]);
+    let first = repo.head();
+    repo.tag("v1");
+    repo.annotated_tag("v1-annotated");
+    repo.branch("stable");
+    let second = repo.commit("second", &[("v", b"2")]);
+    let url = repo.url();
+    let resolve = |r: Option<&str>| slipway_source::resolve_commit(&url, r);
+    assert_eq!(resolve(None), Some(second.clone()));
+    assert_eq!(resolve(Some("main")), Some(second.clone()));
+    assert_eq!(resolve(Some("stable")), Some(first.clone()));
+    assert_eq!(resolve(Some("v1")), Some(first.clone()));
+    assert_eq!(
+        resolve(Some("v1-annotated")),
+        Some(first.clone()),
+        "the tag's commit, not the tag object"
+    );
+    assert_eq!(resolve(Some(&first.to_uppercase())), Some(first.clone()));
+    // What ls-remote cannot answer is left to the fetch.
+    assert_eq!(resolve(Some(&first[..8])), None);
+    assert_eq!(resolve(Some("no-such-branch")), None);
+    assert_eq!(
+        slipway_source::resolve_commit("file:///nonexistent/repo", None),
+        None
+    );
+}

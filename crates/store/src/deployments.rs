@@ -481,3 +481,24 @@ pub async fn statuses(
             .await?,
     )
 }
+
+/// The newest build of `commit_sha` for this app that got as far as an image and a spec:
+/// a redeploy of the same commit can reuse both without cloning.
+pub async fn built_before(
+    pool: &PgPool,
+    app_id: Uuid,
+    commit_sha: &str,
+) -> Result<Option<DeploymentRow>, StoreError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT ",
+        deployment_columns!(),
+        " FROM deployments d JOIN apps a ON a.id = d.app_id
+         WHERE d.app_id = $1 AND d.commit_sha = $2 AND d.kind = 'build'
+           AND d.image IS NOT NULL AND d.spec IS NOT NULL AND d.port IS NOT NULL
+         ORDER BY d.created_at DESC LIMIT 1"
+    ))
+    .bind(app_id)
+    .bind(commit_sha)
+    .fetch_optional(pool)
+    .await?)
+}

@@ -79,13 +79,18 @@ impl Run<'_> {
         let id = self.job.deployment.id;
         match self.job.deployment.kind() {
             Kind::Build => {
-                let fetched = self.fetch().await?;
-                let spec = self.read_spec(&fetched).await?;
-                self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
-                    .await?;
-                self.build(fetched, &spec).await?;
-                self.advance(DeploymentStatus::Building, DeploymentStatus::Releasing)
-                    .await?;
+                if self.reuse_earlier_build().await? {
+                    self.advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+                        .await?;
+                } else {
+                    let fetched = self.fetch().await?;
+                    let spec = self.read_spec(&fetched).await?;
+                    self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+                        .await?;
+                    self.build(fetched, &spec).await?;
+                    self.advance(DeploymentStatus::Building, DeploymentStatus::Releasing)
+                        .await?;
+                }
                 self.snapshot_config().await?;
             }
             Kind::Config => {
@@ -118,6 +123,61 @@ impl Run<'_> {
         )
         .map_err(|reason| Failure::new(Phase::Config, reason))?;
         self.release(release).await
+    }
+
+    /// A redeploy of a commit this app already built: the remote is asked which commit
+    /// the ref names (no fetch), and if an earlier deployment built it and its image is
+    /// still here, its image, port and spec are taken as they are. Anything uncertain
+    /// (the remote does not answer, the image was pruned) means a normal clone and build.
+    async fn reuse_earlier_build(&mut self) -> Result<bool, Failure> {
+        let app = &self.job.app;
+        let url = app.repo_url.clone();
+        let git_ref = self
+            .job
+            .deployment
+            .git_ref
+            .clone()
+            .or_else(|| app.branch.clone());
+        let lookup = tokio::task::spawn_blocking(move || {
+            slipway_source::resolve_commit(&url, git_ref.as_deref())
+        });
+        let sha = match tokio::time::timeout(RESOLVE_LIMIT, lookup).await {
+            Ok(Ok(Some(sha))) => sha,
+            _ => return Ok(false),
+        };
+        let pool = &self.ctx.pool;
+        let Ok(Some(earlier)) = slipway_store::deployments::built_before(pool, app.id, &sha).await
+        else {
+            return Ok(false);
+        };
+        let (Some(image), Some(port), Some(spec)) = (&earlier.image, earlier.port, &earlier.spec)
+        else {
+            return Ok(false);
+        };
+        if !matches!(
+            self.ctx.docker.image_exposed_ports(image).await,
+            Ok(Some(_))
+        ) {
+            return Ok(false);
+        }
+        let id = self.job.deployment.id;
+        let message = earlier.commit_message.clone().unwrap_or_default();
+        let port = u16::try_from(port).unwrap_or(crate::replicas::DEFAULT_PORT);
+        let recorded = async {
+            queue::set_commit(pool, id, &sha, &message).await?;
+            queue::set_spec(pool, id, &spec.0).await?;
+            queue::set_image(pool, id, image, port).await
+        };
+        recorded
+            .await
+            .map_err(|e| Failure::infra(Phase::Clone, "database error", e))?;
+        let summary = message.lines().next().unwrap_or_default();
+        self.slipway_line(format!(
+            "Commit {}: {summary}; deployment {} built it and image {image} is still here: no clone, no build",
+            short(&sha),
+            earlier.id
+        ));
+        Ok(true)
     }
 
     async fn snapshot_config(&self) -> Result<(), Failure> {
@@ -288,6 +348,9 @@ impl Run<'_> {
         }
     }
 }
+
+/// How long the remote gets to say which commit a ref names before a plain fetch is used.
+const RESOLVE_LIMIT: Duration = Duration::from_secs(10);
 
 fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
