@@ -53,8 +53,26 @@ fn the_acme_resolver_is_rendered_only_with_an_email() {
         );
     }
 
-    let (ok, _, err) = render(Some("x\"\n  evil: true@example.com"));
-    assert!(!ok && err.contains("SLIPWAY_ACME_EMAIL"), "{err}");
+    // Surrounding blanks are dropped, as the Rust config does; blank alone means unset.
+    let (ok, padded, err) = render(Some(" ops@example.com\n"));
+    assert!(ok && padded == tls, "{err}");
+    let (ok, blank, err) = render(Some("  "));
+    assert!(ok && blank == plain, "{err}");
+
+    for bad in [
+        "x\"\n  evil: true@example.com",
+        // A valid first line must not smuggle in more YAML.
+        "ops@example.com\n\"\nevil: x",
+        "o\"ps@example.com",
+        "ops@example.com $(id)",
+        "ops@example",
+    ] {
+        let (ok, out, err) = render(Some(bad));
+        assert!(
+            !ok && err.contains("SLIPWAY_ACME_EMAIL") && !out.contains("evil"),
+            "{bad:?} was accepted:\n{out}"
+        );
+    }
 }
 
 #[test]

@@ -239,22 +239,27 @@ impl Config {
     }
 }
 
+/// The same rule traefik/entrypoint.sh applies before writing the address into Traefik's
+/// YAML (so what Slipway accepts, Traefik starts with): one '@', a local part of
+/// `[A-Za-z0-9._%+-]`, a dotted domain of `[A-Za-z0-9.-]` ending in 2+ letters.
 fn parse_email(raw: &str) -> Result<String, ConfigError> {
     let valid = match raw.split_once('@') {
         Some((local, domain)) => {
+            let tld = domain.rsplit_once('.').map_or("", |(_, tld)| tld);
             !local.is_empty()
-                && domain.contains('.')
+                && local
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._%+-".contains(&b))
+                && domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
                 && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
+                && tld.len() >= 2
+                && tld.bytes().all(|b| b.is_ascii_alphabetic())
         }
         None => false,
     };
-    if valid
-        && !raw
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '\'')
-    {
+    if valid {
         Ok(raw.to_owned())
     } else {
         Err(invalid(
@@ -455,6 +460,13 @@ mod tests {
             ("SLIPWAY_LOG_FORMAT", "xml"),
             ("SLIPWAY_ACME_EMAIL", "not-an-email"),
             ("SLIPWAY_ACME_EMAIL", "a@b"),
+            ("SLIPWAY_ACME_EMAIL", "a@@b.com"),
+            ("SLIPWAY_ACME_EMAIL", "@example.com"),
+            ("SLIPWAY_ACME_EMAIL", "ops@example."),
+            ("SLIPWAY_ACME_EMAIL", "ops@.com"),
+            ("SLIPWAY_ACME_EMAIL", "o ps@example.com"),
+            ("SLIPWAY_ACME_EMAIL", "o\"ps@example.com"),
+            ("SLIPWAY_ACME_EMAIL", "ops@example.com\nx: y"),
             ("SLIPWAY_KEEP_IMAGES", "0"),
             ("SLIPWAY_DEFAULT_MEMORY", "1m"),
             ("SLIPWAY_DEFAULT_MEMORY", "plenty"),
@@ -499,6 +511,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.url_for("hello"), "https://hello.apps.example.com");
+        assert_eq!(c.acme_email.as_deref(), Some("ops@example.com"));
+        for email in ["first.last+slipway@mail.example.co.uk", "a_b%c-d@x-y.io"] {
+            let c = parse(&[
+                ("DATABASE_URL", "postgres://x"),
+                ("SLIPWAY_ACME_EMAIL", email),
+            ]);
+            assert_eq!(c.unwrap().acme_email.as_deref(), Some(email));
+        }
         assert_eq!(
             (c.default_memory, c.default_cpus, c.keep_images),
             (None, Some(1.5), 5)

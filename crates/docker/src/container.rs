@@ -34,12 +34,22 @@ pub struct ContainerSpec {
     pub labels: HashMap<String, String>,
     /// Replaces the image's `CMD` when set.
     pub command: Option<Vec<String>>,
-    /// Memory limit in bytes (swap included, so there is no swapping past it).
+    /// Memory limit in bytes; swap is limited to the same total, so there is no
+    /// swapping past it. Going over it gets the process OOM-killed: Docker then shows
+    /// `OOMKilled` true and exit code 137 and sends an `oom` event besides `die`.
     pub memory: Option<i64>,
     /// CPU limit in billionths of a CPU.
     pub nano_cpus: Option<i64>,
-    /// `Some(n)`: restart on failure up to n times, then leave it exited (a crash
-    /// Slipway reports). `None`: restart unless stopped.
+    /// `Some(n)`: restart policy `on-failure:n`. A process exiting non-zero (OOM kills
+    /// included) is restarted up to n times with back-off, then left `exited` with
+    /// `RestartCount` n and its last exit code, and no event says it gave up.
+    /// `Some(0)` (or less) never restarts: it is policy `no`, because Docker reads
+    /// `on-failure:0` as unlimited retries. `None`: `unless-stopped`, which restarts
+    /// forever.
+    ///
+    /// Under neither policy does Docker restart a container stopped or killed through
+    /// the API (`docker kill` gives exit code 137 and `RestartCount` 0); a process
+    /// killed from inside the container or by the kernel does count as a failure.
     pub restart_max_retries: Option<i64>,
 }
 
@@ -86,8 +96,8 @@ const STOP_REQUEST_SLACK: Duration = Duration::from_secs(30);
 
 impl DockerClient {
     /// Creates and starts a container, replacing any container with the same name
-    /// (so a retried release is idempotent). It joins only `spec.network`, restarts
-    /// unless stopped, and exposes `spec.port`/tcp.
+    /// (so a retried release is idempotent). It joins only `spec.network`, restarts as
+    /// `spec.restart_max_retries` says, and exposes `spec.port`/tcp.
     #[tracing::instrument(level = "debug", skip_all, fields(name = %spec.name, image = %spec.image))]
     pub async fn run_container(
         &self,
@@ -115,6 +125,11 @@ impl DockerClient {
                 // PID 1, which would turn every graceful stop into a full grace-period wait.
                 init: Some(true),
                 restart_policy: Some(match spec.restart_max_retries {
+                    // Docker reads `on-failure:0` as "retry forever".
+                    Some(n) if n <= 0 => RestartPolicy {
+                        name: Some(RestartPolicyNameEnum::NO),
+                        maximum_retry_count: None,
+                    },
                     Some(n) => RestartPolicy {
                         name: Some(RestartPolicyNameEnum::ON_FAILURE),
                         maximum_retry_count: Some(n),

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use slipway_docker::{ContainerSpec, DockerClient, LogStream, LogsQuery};
+use slipway_docker::{
+    ContainerEvent, ContainerSpec, DockerClient, DockerError, LogStream, LogsQuery,
+};
 use support::{Cleanup, build_web_image, docker, eventually, unique};
 
 fn spec(name: &str, image: &str, network: &str, script: &str) -> ContainerSpec {
@@ -170,12 +172,38 @@ fn inspect(name: &str, format: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Reads events until `done` says the ones seen so far are enough; fails after 30 s.
+async fn events_until(
+    events: &mut (impl futures_util::Stream<Item = Result<ContainerEvent, DockerError>> + Unpin),
+    done: impl Fn(&[ContainerEvent]) -> bool,
+) -> Vec<ContainerEvent> {
+    let mut seen = Vec::new();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(event) = events.next().await {
+            seen.push(event.unwrap());
+            if done(&seen) {
+                return;
+            }
+        }
+        panic!("the event stream ended");
+    })
+    .await;
+    let actions: Vec<&str> = seen.iter().map(|e| e.action.as_str()).collect();
+    assert!(outcome.is_ok(), "timed out; events so far: {actions:?}");
+    seen
+}
+
+fn actions(events: &[ContainerEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.action.as_str()).collect()
+}
+
 #[tokio::test]
 async fn limits_and_the_on_failure_policy_are_applied_and_the_policy_gives_up() {
     let mut cleanup = Cleanup::default();
     let (docker, network, image) = setup(&mut cleanup).await;
     let name = unique("limits");
     cleanup.container(&name);
+    let mut events = Box::pin(docker.container_events(&[("slipway.test", name.as_str())]));
     let limited = ContainerSpec {
         memory: Some(32 * 1024 * 1024),
         nano_cpus: Some(250_000_000),
@@ -204,36 +232,286 @@ async fn limits_and_the_on_failure_policy_are_applied_and_the_policy_gives_up() 
     })
     .await;
     assert_eq!(state.exit_code, Some(1));
+    assert!(!state.oom_killed);
+    // Three runs: the first and two restarts, each a plain start and die. No event
+    // says a policy restart happened, nor that Docker gave up.
+    let seen = events_until(&mut events, |seen| {
+        seen.iter().filter(|e| e.action == "die").count() >= 3
+    })
+    .await;
+    assert_eq!(
+        actions(&seen),
+        ["create", "start", "die", "start", "die", "start", "die"]
+    );
+    assert!(
+        seen.iter()
+            .filter(|e| e.action == "die")
+            .all(|e| e.exit_code == Some(1))
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(
         docker.container_state(&name).await.unwrap().status,
         "exited",
         "no third restart"
     );
+    let quiet = tokio::time::timeout(Duration::from_millis(300), events.next()).await;
+    assert!(quiet.is_err(), "no event after giving up: {quiet:?}");
 }
 
 #[tokio::test]
-async fn a_container_killed_from_outside_is_not_restarted_by_on_failure() {
+async fn no_retries_means_policy_no_not_docker_s_unlimited_on_failure_0() {
     let mut cleanup = Cleanup::default();
     let (docker, network, image) = setup(&mut cleanup).await;
-    let name = unique("killed");
+    let name = unique("noretry");
     cleanup.container(&name);
     let spec = ContainerSpec {
-        restart_max_retries: Some(5),
-        ..spec(&name, &image, &network, "sleep 3600")
+        restart_max_retries: Some(0),
+        ..spec(&name, &image, &network, "exit 1")
     };
     docker.run_container(&spec).await.unwrap();
+    assert_eq!(inspect(&name, "{{.HostConfig.RestartPolicy.Name}}"), "no");
+    eventually(Duration::from_secs(15), "the container to exit", || async {
+        let s = docker.container_state(&name).await.unwrap();
+        (s.status == "exited").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let state = docker.container_state(&name).await.unwrap();
+    assert_eq!((state.status.as_str(), state.restart_count), ("exited", 0));
+}
+
+#[tokio::test]
+async fn a_container_killed_from_outside_is_not_restarted_by_either_policy() {
+    let mut cleanup = Cleanup::default();
+    let (docker, network, image) = setup(&mut cleanup).await;
+    for retries in [Some(5), None] {
+        let name = unique("killed");
+        cleanup.container(&name);
+        let mut events = Box::pin(docker.container_events(&[("slipway.test", name.as_str())]));
+        let spec = ContainerSpec {
+            restart_max_retries: retries,
+            ..spec(&name, &image, &network, "sleep 3600")
+        };
+        docker.run_container(&spec).await.unwrap();
+        let out = std::process::Command::new("docker")
+            .args(["kill", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let seen = events_until(&mut events, |seen| seen.iter().any(|e| e.action == "die")).await;
+        assert_eq!(actions(&seen), ["create", "start", "kill", "die"]);
+        assert_eq!(seen[3].exit_code, Some(137));
+        assert!(!seen[2].labels.contains_key("signal"));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Docker treats `docker kill` as a deliberate stop, even under unless-stopped:
+        // the watcher must call it a crash itself, because no restart will come.
+        let state = docker.container_state(&name).await.unwrap();
+        assert_eq!(
+            (state.status.as_str(), state.exit_code, state.restart_count),
+            ("exited", Some(137), 0),
+            "{retries:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_inside_the_container_is_restarted() {
+    let mut cleanup = Cleanup::default();
+    let (docker, network, image) = setup(&mut cleanup).await;
+    let name = unique("inner");
+    cleanup.container(&name);
+    let mut events = Box::pin(docker.container_events(&[("slipway.test", name.as_str())]));
+    let spec = spec(
+        &name,
+        &image,
+        &network,
+        "echo $$ > /pid; exec /bin/busybox sleep 3600",
+    );
+    docker.run_container(&spec).await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the process to be killed",
+        || async {
+            let out = std::process::Command::new("docker")
+                .args(["exec", &name, "/bin/busybox", "sh", "-c"])
+                .arg("/bin/busybox kill -9 $(/bin/busybox cat /pid)")
+                .output()
+                .unwrap();
+            out.status.success().then_some(())
+        },
+    )
+    .await;
+    let seen = events_until(&mut events, |seen| {
+        seen.iter().filter(|e| e.action == "start").count() >= 2
+    })
+    .await;
+    let container: Vec<&str> = actions(&seen)
+        .into_iter()
+        .filter(|a| !a.starts_with("exec_"))
+        .collect();
+    assert_eq!(container, ["create", "start", "die", "start"], "{seen:#?}");
+    let died = seen.iter().find(|e| e.action == "die").unwrap();
+    assert_eq!(died.exit_code, Some(137));
+    assert!(
+        seen.iter()
+            .filter(|e| e.action.starts_with("exec_"))
+            .all(|e| !e.labels.contains_key("execID")),
+        "{seen:#?}"
+    );
+    let state = docker.container_state(&name).await.unwrap();
+    assert_eq!(state.restart_count, 1, "{state:?}");
+}
+
+#[tokio::test]
+async fn going_over_the_memory_limit_is_an_oom_kill() {
+    let mut cleanup = Cleanup::default();
+    let (docker, network, image) = setup(&mut cleanup).await;
+    let name = unique("oom");
+    cleanup.container(&name);
+    let mut events = Box::pin(docker.container_events(&[("slipway.test", name.as_str())]));
+    let script =
+        "x=$(/bin/busybox head -c 50000000 /dev/zero | /bin/busybox tr '\\0' a); echo done";
+    let spec = ContainerSpec {
+        memory: Some(8 * 1024 * 1024),
+        restart_max_retries: Some(1),
+        ..spec(&name, &image, &network, script)
+    };
+    docker.run_container(&spec).await.unwrap();
+    let count =
+        |seen: &[ContainerEvent], action: &str| seen.iter().filter(|e| e.action == action).count();
+    let seen = events_until(&mut events, |seen| {
+        count(seen, "die") >= 2 && count(seen, "oom") >= 2
+    })
+    .await;
+    // Each run has its `oom` (sometimes two), usually before its `die` but not always.
+    let lifecycle: Vec<&str> = actions(&seen).into_iter().filter(|a| *a != "oom").collect();
+    assert_eq!(
+        lifecycle,
+        ["create", "start", "die", "start", "die"],
+        "an OOM kill is a failure for on-failure: {:?}",
+        actions(&seen)
+    );
+    assert!(
+        seen.iter()
+            .filter(|e| e.action == "die")
+            .all(|e| e.exit_code == Some(137))
+    );
+    let state = eventually(Duration::from_secs(15), "Docker to give up", || async {
+        let s = docker.container_state(&name).await.unwrap();
+        (s.status == "exited").then_some(s)
+    })
+    .await;
+    assert!(state.oom_killed, "{state:?}");
+    assert_eq!((state.exit_code, state.restart_count), (Some(137), 1));
+}
+
+#[tokio::test]
+async fn long_lines_are_joined_and_an_unterminated_end_is_kept() {
+    let mut cleanup = Cleanup::default();
+    let (docker, network, image) = setup(&mut cleanup).await;
+    let name = unique("longlines");
+    cleanup.container(&name);
+    // 40 000 characters: the json-file driver stores them as three entries.
+    let script = "echo first; printf 'x%.0s' $(/bin/busybox seq 1 40000); echo; \
+                  printf 'oops\\r\\n' >&2; printf unterminated";
+    let spec = ContainerSpec {
+        restart_max_retries: Some(0),
+        ..spec(&name, &image, &network, script)
+    };
+    docker.run_container(&spec).await.unwrap();
+    eventually(Duration::from_secs(15), "the container to exit", || async {
+        let s = docker.container_state(&name).await.unwrap();
+        (s.status == "exited").then_some(())
+    })
+    .await;
+    let lines: Vec<_> = docker
+        .logs(&name, &LogsQuery::default())
+        .map(|l| l.unwrap())
+        .collect()
+        .await;
+    let out: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.stream == LogStream::Stdout)
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(
+        out.len(),
+        3,
+        "{:?}",
+        lines.iter().map(|l| l.text.len()).collect::<Vec<_>>()
+    );
+    assert_eq!(out[0], "first");
+    assert_eq!(out[1], "x".repeat(40_000));
+    assert_eq!(out[2], "unterminated");
+    let err: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.stream == LogStream::Stderr)
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(err, ["oops"]);
+    assert!(lines.iter().all(|l| l.at.is_some()));
+}
+
+#[tokio::test]
+async fn following_delivers_lines_written_after_it_started() {
+    let mut cleanup = Cleanup::default();
+    let (docker, network, image) = setup(&mut cleanup).await;
+    let name = unique("follow");
+    cleanup.container(&name);
+    // Writes `fresh` only once the test creates /go.
+    let script = "echo start; while [ ! -e /go ]; do /bin/busybox sleep 0.1; done; \
+                  echo fresh; exec /bin/busybox sleep 3600";
+    docker
+        .run_container(&spec(&name, &image, &network, script))
+        .await
+        .unwrap();
+    let follow = |tail| {
+        Box::pin(docker.logs(
+            &name,
+            &LogsQuery {
+                tail,
+                follow: true,
+                ..Default::default()
+            },
+        ))
+    };
+    let mut everything = follow(None);
+    let first = tokio::time::timeout(Duration::from_secs(10), everything.next())
+        .await
+        .expect("the first line within 10 s")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.text, "start");
+    // Tail 0 means no old lines, only new ones.
+    let mut only_new = follow(Some(0));
+    let nothing_yet = tokio::time::timeout(Duration::from_millis(500), only_new.next()).await;
+    assert!(nothing_yet.is_err(), "{nothing_yet:?}");
+    let opened = chrono::Utc::now();
+
     let out = std::process::Command::new("docker")
-        .args(["kill", &name])
+        .args(["exec", &name, "/bin/busybox", "touch", "/go"])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // Docker treats `docker kill` as a deliberate stop: the watcher must call it a crash
-    // itself, because the restart policy will not bring it back.
-    let state = docker.container_state(&name).await.unwrap();
-    assert_eq!(
-        (state.status.as_str(), state.exit_code, state.restart_count),
-        ("exited", Some(137), 0)
+    for stream in [&mut everything, &mut only_new] {
+        let line = tokio::time::timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("the new line within 10 s")
+            .unwrap()
+            .unwrap();
+        assert_eq!(line.text, "fresh");
+        assert!(line.at.unwrap() >= opened - chrono::Duration::seconds(1));
+    }
+
+    // Removing the container ends a followed stream.
+    docker.stop_and_remove(&name, Duration::ZERO).await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), everything.next())
+        .await
+        .expect("the stream ends within 10 s");
+    assert!(end.is_none(), "{end:?}");
+    let gone: Vec<_> = docker.logs(&name, &LogsQuery::default()).collect().await;
+    assert!(
+        matches!(gone.as_slice(), [Err(e)] if e.is_not_found()),
+        "{gone:?}"
     );
 }

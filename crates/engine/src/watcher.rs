@@ -20,8 +20,15 @@ use crate::Context;
 const RESTART_DECISION: Duration = Duration::from_millis(500);
 
 pub async fn watch(ctx: Arc<Context>, shutdown: CancellationToken) {
+    // Where to resume after the stream breaks: Docker replays recent events from `since`
+    // (inclusive), so the last one handled comes again and is skipped.
+    let mut since = chrono::Utc::now();
+    let mut last_handled: Option<(String, String, Option<chrono::DateTime<chrono::Utc>>)> = None;
     loop {
-        let mut events = Box::pin(ctx.docker.container_events(&[(LABEL_MANAGED, "true")]));
+        let mut events = Box::pin(
+            ctx.docker
+                .container_events_since(&[(LABEL_MANAGED, "true")], since),
+        );
         loop {
             let event = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -29,6 +36,14 @@ pub async fn watch(ctx: Arc<Context>, shutdown: CancellationToken) {
             };
             match event {
                 Some(Ok(event)) => {
+                    let key = (event.id.clone(), event.action.clone(), event.at);
+                    if last_handled.as_ref() == Some(&key) {
+                        continue;
+                    }
+                    last_handled = Some(key);
+                    if let Some(at) = event.at {
+                        since = at;
+                    }
                     let ctx = ctx.clone();
                     // Each death is judged on its own: waiting for one verdict must not
                     // delay the next event.

@@ -109,6 +109,8 @@ async fn the_spec_file_sets_processes_replicas_health_check_and_limits(pool: PgP
         env.config.default_memory.map_or(0, |m| m).to_string(),
         "processes without [resources] get the default limit"
     );
+    // Log lines are written in batches, a moment after the status: wait for the last.
+    env.wait_for_log(first.id, "Deployment is running").await;
     let log = env.log_text(first.id).await;
     assert!(log.contains("Read slipway.toml"), "{log}");
     // Each web replica passed the check twice in a row.
@@ -169,6 +171,7 @@ command = ["/bin/busybox", "sh", "-c", "echo v2-starting; exec /bin/busybox http
         reason.contains("HTTP 404"),
         "the last response is in the reason: {reason}"
     );
+    env.wait_for_log(second.id, "Deployment failed").await;
     let log = env.log_text(second.id).await;
     assert!(
         log.contains("[app] v2-starting"),
@@ -338,6 +341,7 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
     let again = deployments::create(&env.pool, app.id, None).await.unwrap();
     let again = env.wait_running(again.id).await;
     assert_eq!(again.image, first.image);
+    env.wait_for_log(again.id, "Deployment is running").await;
     let log = env.log_text(again.id).await;
     assert!(log.contains("no clone, no build"), "{log}");
     assert!(!log.contains("[build]") && !log.contains("[git]"), "{log}");
@@ -358,6 +362,7 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
         .unwrap();
     let by_sha = env.wait_running(by_sha.id).await;
     assert_eq!(by_sha.image, first.image);
+    env.wait_for_log(by_sha.id, "Deployment is running").await;
     let log = env.log_text(by_sha.id).await;
     assert!(
         log.contains("[git]") && log.contains("skipping the build"),

@@ -142,20 +142,17 @@ pub async fn get(
     if params.follow {
         let streams = containers.into_iter().map(|c| {
             let (name, process) = (c.name.clone(), c.process.clone());
-            docker
-                .logs(&c.container_id, &query)
-                .filter_map(move |line| {
-                    let event = match line {
-                        Ok(line) => Event::default()
-                            .event("line")
-                            .json_data(tagged(&name, &process, line))
-                            .ok(),
-                        Err(e) => {
-                            Some(Event::default().event("error").data(format!("{name}: {e}")))
-                        }
-                    };
-                    std::future::ready(event.map(Ok::<_, Infallible>))
-                })
+            // The docker crate's stream is not Unpin; select_all needs it to be.
+            Box::pin(docker.logs(&c.container_id, &query)).filter_map(move |line| {
+                let event = match line {
+                    Ok(line) => Event::default()
+                        .event("line")
+                        .json_data(tagged(&name, &process, line))
+                        .ok(),
+                    Err(e) => Some(Event::default().event("error").data(format!("{name}: {e}"))),
+                };
+                std::future::ready(event.map(Ok::<_, Infallible>))
+            })
         });
         let merged = futures_util::stream::select_all(streams);
         return Ok(Sse::new(merged)
