@@ -432,7 +432,13 @@ async fn a_newer_deployment_stops_an_in_flight_build_at_once(pool: PgPool) {
     env.wait_running(second.id).await;
     assert!(env.page(second.id).await.contains("second"));
     let first_row = deployments::get(&env.pool, first.id).await.unwrap();
-    assert_eq!(first_row.status, DeploymentStatus::Superseded);
+    assert_eq!(
+        first_row.status,
+        DeploymentStatus::Superseded,
+        "{:?}\n{}",
+        first_row.reason,
+        env.log_text(first.id).await
+    );
     env.wait_for_log(first.id, "Stopped: the deployment is superseded")
         .await;
     env.teardown().await;
