@@ -3,10 +3,11 @@
 
 mod error;
 mod extract;
+pub mod openapi;
 mod routes;
 mod state;
 mod views;
 
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{openapi as openapi_document, router};
 pub use state::AppState;

@@ -7,7 +7,7 @@ use slipway_store::apps::AppRow;
 use slipway_store::deployments::{ContainerRow, DeploymentRow, EventRow};
 use uuid::Uuid;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AppView {
     pub id: Uuid,
     pub name: String,
@@ -44,7 +44,7 @@ impl AppView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     pub id: Uuid,
     pub app_id: Uuid,
@@ -80,14 +80,14 @@ pub struct DeploymentView {
     pub events: Option<Vec<EventView>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView {
     pub status: DeploymentStatus,
     pub message: Option<String>,
     pub at: DateTime<Utc>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PhaseView {
     pub phase: &'static str,
     pub started_at: DateTime<Utc>,
@@ -95,7 +95,7 @@ pub struct PhaseView {
     pub duration_ms: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ContainerView {
     pub name: String,
     pub process: String,

@@ -11,6 +11,7 @@ use std::fmt;
     derive(sqlx::Type),
     sqlx(type_name = "deployment_status", rename_all = "snake_case")
 )]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum DeploymentStatus {
     /// Queued; no worker has claimed it yet.
     Pending,

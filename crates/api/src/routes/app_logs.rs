@@ -21,7 +21,15 @@ use crate::{ApiError, AppState};
 const DEFAULT_TAIL: usize = 100;
 const MAX_TAIL: usize = 10_000;
 
-#[derive(Serialize)]
+/// `GET /api/v1/apps/{app}/logs`
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RuntimeLogs {
+    /// The running release they come from, if any.
+    pub deployment_id: Option<uuid::Uuid>,
+    pub lines: Vec<RuntimeLine>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RuntimeLine {
     pub container: String,
     pub process: String,
@@ -105,6 +113,21 @@ fn parse_since(raw: &str) -> Result<i64, ApiError> {
     ))
 }
 
+/// The running release's container output from Docker; `follow=true` streams it as
+/// Server-Sent Events (`event: line`).
+#[utoipa::path(get, path = "/api/v1/apps/{app}/logs", tag = "apps", params(("app" = String, Path, description = "The app's name or id"),
+    ("tail" = Option<usize>, Query, description = "Last N lines (1–10000, default 100)"),
+    ("process" = Option<String>, Query, description = "Only this process type"),
+    ("since" = Option<String>, Query, description = "Unix seconds, RFC 3339, or an age like 10m"),
+    ("follow" = Option<bool>, Query, description = "Stream as Server-Sent Events")),
+    responses(
+    (status = 200, description = "Lines interleaved by time, or an event stream", content(
+        (RuntimeLogs = "application/json"),
+        (String = "text/event-stream"))),
+    (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body),
+        (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body),
+    (status = 502, description = "Docker refused to give the logs", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
     Path(app): Path<String>,

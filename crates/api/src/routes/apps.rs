@@ -12,11 +12,14 @@ use crate::extract::JsonBody;
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
+    /// DNS label, 1–63 of `a-z0-9-`: also the subdomain.
     name: Option<String>,
+    /// `https://`, `http://`, `ssh://` or `git@host:path`.
     repo_url: Option<String>,
+    /// None: the repository's default branch.
     branch: Option<String>,
     dockerfile: Option<String>,
     port: Option<i64>,
@@ -61,6 +64,13 @@ impl CreateApp {
     }
 }
 
+/// Create an app and queue its first deployment.
+#[utoipa::path(post, path = "/api/v1/apps", tag = "apps", request_body = CreateApp, responses(
+    (status = 201, description = "Created; `deployment` is the first deployment", body = AppView),
+    (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 409, description = "Conflict", body = crate::error::Body),
+        (status = 413, description = "Body over 64 KiB", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<CreateApp>,
@@ -82,6 +92,9 @@ pub async fn create(
     ))
 }
 
+/// Every app.
+#[utoipa::path(get, path = "/api/v1/apps", tag = "apps",
+    responses((status = 200, body = crate::openapi::AppList)))]
 pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let rows = apps::list(&state.pool, Owner::Any)
         .await
@@ -93,6 +106,8 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
     Ok(Json(json!({ "apps": views })))
 }
 
+#[utoipa::path(get, path = "/api/v1/apps/{app}", tag = "apps", params(("app" = String, Path, description = "The app's name or id")), responses(
+    (status = 200, body = AppView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn show(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -105,6 +120,8 @@ pub async fn show(
 
 /// The worker removes the app's containers and images within moments; the name is free
 /// for reuse as soon as this returns.
+#[utoipa::path(delete, path = "/api/v1/apps/{app}", tag = "apps", params(("app" = String, Path, description = "The app's name or id")), responses(
+    (status = 204, description = "Deleted; teardown queued"), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn delete(
     State(state): State<AppState>,
     Path(app): Path<String>,

@@ -21,14 +21,14 @@ use crate::{ApiError, AppState};
 /// What a masked value reads as: fixed, so not even its length leaks.
 const MASK: &str = "********";
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConfigView {
     pub config: BTreeMap<String, String>,
     /// Whether `config` holds the real values (`?reveal=true`) or masks.
     pub revealed: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ChangeView {
     pub config: BTreeMap<String, String>,
     pub revealed: bool,
@@ -90,6 +90,12 @@ async fn current(
         .collect()
 }
 
+/// Config vars, masked unless `reveal=true`.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/config", tag = "apps", params(("app" = String, Path, description = "The app's name or id"),
+    ("reveal" = Option<bool>, Query, description = "Show the values")),
+    responses((status = 200, body = ConfigView), (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body),
+        (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -105,6 +111,14 @@ pub async fn get(
     }))
 }
 
+/// Replace the set of config vars; releases the current image with them.
+#[utoipa::path(put, path = "/api/v1/apps/{app}/config", tag = "apps", params(("app" = String, Path, description = "The app's name or id"),
+    ("reveal" = Option<bool>, Query, description = "Show the values in the answer")),
+    request_body(content = BTreeMap<String, Option<String>>, description = "NAME: value"),
+    responses((status = 200, body = ChangeView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body),
+        (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn put(
     state: State<AppState>,
     app: Path<String>,
@@ -114,6 +128,14 @@ pub async fn put(
     apply(state, app, query, body, true).await
 }
 
+/// Merge config vars (`null` unsets); releases the current image with them.
+#[utoipa::path(patch, path = "/api/v1/apps/{app}/config", tag = "apps", params(("app" = String, Path, description = "The app's name or id"),
+    ("reveal" = Option<bool>, Query, description = "Show the values in the answer")),
+    request_body(content = BTreeMap<String, Option<String>>, description = "NAME: value, or NAME: null to unset"),
+    responses((status = 200, body = ChangeView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body),
+        (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn patch(
     state: State<AppState>,
     app: Path<String>,

@@ -20,13 +20,20 @@ const LIST_LIMIT: i64 = 100;
 const DEFAULT_LOG_LIMIT: i64 = 1000;
 const MAX_LOG_LIMIT: i64 = 10_000;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDeployment {
+    /// Branch, tag or commit; default: the app's branch.
     #[serde(rename = "ref")]
     git_ref: Option<String>,
 }
 
+/// Deploy again; a newer deployment supersedes older unfinished ones.
+#[utoipa::path(post, path = "/api/v1/apps/{app}/deployments", tag = "deployments", params(("app" = String, Path, description = "The app's name or id")),
+    request_body = CreateDeployment, responses(
+    (status = 201, body = DeploymentView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn create(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -49,6 +56,9 @@ pub async fn create(
     ))
 }
 
+/// The app's last 100 deployments, newest first.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/deployments", tag = "deployments", params(("app" = String, Path, description = "The app's name or id")),
+    responses((status = 200, body = crate::openapi::DeploymentList), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn list(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -68,6 +78,9 @@ fn deployment_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found("deployment"))
 }
 
+/// Status, phase timings, containers and events.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "deployments", params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 200, body = DeploymentView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -84,6 +97,21 @@ pub async fn show(
     Ok(Json(DeploymentView::detailed(row, &events, containers)))
 }
 
+/// Build and release log lines; `follow=true` streams them as Server-Sent Events
+/// (`event: line` with the line as JSON, id = seq; `event: end` when finished).
+#[utoipa::path(get, path = "/api/v1/deployments/{id}/logs", tag = "deployments", params(
+    ("id" = String, Path, description = "Deployment id"),
+    ("after" = Option<i64>, Query, description = "Only lines after this seq"),
+    ("limit" = Option<i64>, Query, description = "At most this many lines (1–10000, default 1000)"),
+    ("format" = Option<String>, Query, description = "`json` (default) or `text`"),
+    ("follow" = Option<bool>, Query, description = "Stream as Server-Sent Events")),
+    responses(
+    (status = 200, description = "A page of lines (JSON), plain text, or an event stream", content(
+        (crate::openapi::LogPage = "application/json"),
+        (String = "text/plain"),
+        (String = "text/event-stream"))),
+    (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn logs(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -159,14 +187,21 @@ fn number(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
+    /// The release to serve again; default: the one before the current.
     deployment_id: Option<String>,
 }
 
 /// Re-releases an earlier release (by default the one before the current), image and
 /// config vars together, without a build; health-gated like any release.
+#[utoipa::path(post, path = "/api/v1/apps/{app}/rollback", tag = "deployments", params(("app" = String, Path, description = "The app's name or id")),
+    request_body = Rollback, responses(
+    (status = 201, description = "The rollback deployment", body = DeploymentView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 409, description = "Conflict", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn rollback(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -204,6 +239,9 @@ pub async fn rollback(
 
 /// Stops a queued or in-flight deployment; its worker stops at once and removes what it
 /// had created. A finished deployment cannot be cancelled (409).
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/cancel", tag = "deployments", params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 200, body = DeploymentView), (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 409, description = "Conflict", body = crate::error::Body)))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,

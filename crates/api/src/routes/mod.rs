@@ -9,39 +9,46 @@ mod processes;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
+use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState};
 
 /// Requests carry small JSON documents; anything bigger is a mistake or abuse.
 const MAX_BODY: usize = 64 * 1024;
 
+/// Every route of the API, each registered with its OpenAPI operation.
+pub(crate) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::ready))
+        .routes(routes!(apps::create, apps::list))
+        .routes(routes!(apps::show, apps::delete))
+        .routes(routes!(deployments::list, deployments::create))
+        .routes(routes!(config::get, config::put, config::patch))
+        .routes(routes!(processes::get, processes::patch))
+        .routes(routes!(deployments::rollback))
+        .routes(routes!(app_logs::get))
+        .routes(routes!(deployments::show))
+        .routes(routes!(deployments::logs))
+        .routes(routes!(deployments::cancel))
+}
+
+/// The OpenAPI document served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented().split_for_parts().1
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/apps", post(apps::create).get(apps::list))
-        .route("/apps/{app}", get(apps::show).delete(apps::delete))
-        .route(
-            "/apps/{app}/deployments",
-            get(deployments::list).post(deployments::create),
-        )
-        .route(
-            "/apps/{app}/config",
-            get(config::get).put(config::put).patch(config::patch),
-        )
-        .route(
-            "/apps/{app}/processes",
-            get(processes::get).patch(processes::patch),
-        )
-        .route("/apps/{app}/rollback", post(deployments::rollback))
-        .route("/apps/{app}/logs", get(app_logs::get))
-        .route("/deployments/{id}", get(deployments::show))
-        .route("/deployments/{id}/logs", get(deployments::logs))
-        .route("/deployments/{id}/cancel", post(deployments::cancel));
-    Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .nest("/api/v1", api)
+    let (routes, doc) = documented().split_for_parts();
+    // Swagger UI's assets are compiled in (`vendored`): /docs works offline.
+    let docs = SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc);
+    routes
+        .merge(docs)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -15,7 +15,7 @@ use crate::extract::JsonBody;
 use crate::views::ContainerView;
 use crate::{ApiError, AppState};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProcessView {
     /// Replicas wanted: the API's scale where set, else the spec's.
     pub replicas: u32,
@@ -24,7 +24,7 @@ pub struct ProcessView {
     pub routed: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProcessesView {
     /// The running release they belong to, if any.
     pub deployment_id: Option<uuid::Uuid>,
@@ -71,6 +71,9 @@ async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError>
     })
 }
 
+/// Process types of the running release, their wanted replicas and its containers.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/processes", tag = "apps", params(("app" = String, Path, description = "The app's name or id")),
+    responses((status = 200, body = ProcessesView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
     Path(app): Path<String>,
@@ -81,6 +84,12 @@ pub async fn get(
     Ok(Json(view(&state, &app).await?))
 }
 
+/// Scale process types: `{"web": 3, "worker": 1}` (0–20 each).
+#[utoipa::path(patch, path = "/api/v1/apps/{app}/processes", tag = "apps", params(("app" = String, Path, description = "The app's name or id")),
+    request_body(content = BTreeMap<String, i64>, description = "process: replicas"),
+    responses((status = 200, body = ProcessesView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
+        (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn patch(
     State(state): State<AppState>,
     Path(app): Path<String>,

@@ -1,0 +1,187 @@
+//! The OpenAPI document covers the API: every route is in it and every operation in it
+//! reaches a real handler; every `$ref` resolves; the interactive docs need no internet.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
+use std::collections::BTreeSet;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use slipway_api::{AppState, router};
+use slipway_core::Config;
+use slipway_store::PgPool;
+use tower::ServiceExt;
+
+fn api(pool: PgPool) -> Router {
+    let config = Config::for_tests("unused", "slipway-test-openapi", std::env::temp_dir());
+    router(AppState::new(pool, config))
+}
+
+async fn send(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
+    let app = api(pool);
+    let (status, text) = send(&app, "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let mut operations = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                operations.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let expected: BTreeSet<(String, String)> = [
+        ("GET", "/health"),
+        ("GET", "/ready"),
+        ("GET", "/api/v1/apps"),
+        ("POST", "/api/v1/apps"),
+        ("GET", "/api/v1/apps/{app}"),
+        ("DELETE", "/api/v1/apps/{app}"),
+        ("GET", "/api/v1/apps/{app}/deployments"),
+        ("POST", "/api/v1/apps/{app}/deployments"),
+        ("GET", "/api/v1/apps/{app}/config"),
+        ("PUT", "/api/v1/apps/{app}/config"),
+        ("PATCH", "/api/v1/apps/{app}/config"),
+        ("GET", "/api/v1/apps/{app}/processes"),
+        ("PATCH", "/api/v1/apps/{app}/processes"),
+        ("POST", "/api/v1/apps/{app}/rollback"),
+        ("GET", "/api/v1/apps/{app}/logs"),
+        ("GET", "/api/v1/deployments/{id}"),
+        ("GET", "/api/v1/deployments/{id}/logs"),
+        ("POST", "/api/v1/deployments/{id}/cancel"),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p.to_owned()))
+    .collect();
+    assert_eq!(operations, expected);
+    // Each documented operation is served by a handler, not by the router's fallbacks
+    // (which answer "no such route" / "method not allowed").
+    for (method, path) in &operations {
+        let uri = path
+            .replace("{app}", "no-such-app")
+            .replace("{id}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+        let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some("{}");
+        let (status, text) = send(&app, method, &uri, body).await;
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}: {text}"
+        );
+        assert!(!text.contains("no such route"), "{method} {uri}: {text}");
+    }
+}
+
+#[test]
+fn routes_are_only_registered_through_the_documented_router() {
+    // `OpenApiRouter::routes(routes!(handler))` puts a route and its operation in the
+    // document together; a plain `.route(` would add an undocumented route.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![dir];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert!(
+                    !text.contains(".route(") && !text.contains(".nest("),
+                    "{} registers a route outside the documented router",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
+    let doc = serde_json::to_value(slipway_api::openapi_document()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(!refs.is_empty());
+    for r in refs {
+        let name = r.strip_prefix("#/components/schemas/").unwrap();
+        assert!(schemas.contains_key(name), "unresolved $ref {r}");
+    }
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|code| code.starts_with('2')),
+                "{method} {path} documents no success"
+            );
+            for (code, response) in responses {
+                if code.starts_with('4') || code.starts_with('5') && path != "/ready" {
+                    let schema = &response["content"]["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        schema, "#/components/schemas/ErrorBody",
+                        "{method} {path} {code}"
+                    );
+                }
+            }
+            let body_of_write =
+                matches!(method.as_str(), "post" | "put" | "patch") && !path.ends_with("/cancel");
+            if body_of_write {
+                assert!(
+                    op.get("requestBody").is_some(),
+                    "{method} {path} has no request body"
+                );
+            }
+        }
+    }
+}
+
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == "$ref" {
+                    out.push(v.as_str().unwrap().to_owned());
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn the_interactive_docs_are_served_without_the_internet(pool: PgPool) {
+    let app = api(pool);
+    let (status, html) = send(&app, "GET", "/docs/", None).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.to_lowercase().contains("swagger"), "{html}");
+    assert!(!html.contains("src=\"http"), "assets must be local: {html}");
+    let (status, init) = send(&app, "GET", "/docs/swagger-initializer.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(init.contains("/api/v1/openapi.json"), "{init}");
+    let (status, js) = send(&app, "GET", "/docs/swagger-ui-bundle.js", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(js.len() > 100_000, "the bundle is served from the binary");
+}
