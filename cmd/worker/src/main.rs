@@ -20,11 +20,17 @@ async fn main() -> anyhow::Result<()> {
         )
     })?;
     let id = format!("{}-{}", hostname(), std::process::id());
+    let shutdown = slipway_service::shutdown_token();
+    if let Some(port) = config.worker_metrics_port {
+        let (pool, shutdown) = (pool.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = slipway_service::serve_metrics(pool, port, shutdown).await {
+                tracing::error!(error = %e, "metrics server stopped");
+            }
+        });
+    }
     let worker = Worker::new(Context::new(pool, docker, config), id);
-    worker
-        .run(slipway_service::shutdown_token())
-        .await
-        .context("worker stopped")
+    worker.run(shutdown).await.context("worker stopped")
 }
 
 fn hostname() -> String {

@@ -357,6 +357,7 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         async move { worker.run(stop).await }
     });
     let api = app(pool, config.clone());
+    let before = scrape(&api).await;
 
     let repo = TestRepo::with_files(web_app_files("served through the api"));
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
@@ -462,6 +463,43 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         "{sse}"
     );
 
+    // The worker runs in this process, so this one registry holds its metrics too.
+    // Other tests run beside this one: counters must have moved by at least this test's share.
+    let after = scrape(&api).await;
+    let moved = |series: &str| metric(&after, series) - metric(&before, series);
+    assert!(
+        moved("slipway_deployments_finished_total{status=\"running\"}") >= 1.0,
+        "{after}"
+    );
+    for phase in ["clone", "build", "release"] {
+        let series =
+            format!("slipway_deployment_phase_duration_seconds_count{{phase=\"{phase}\"}}");
+        assert!(moved(&series) >= 1.0, "{series}\n{after}");
+    }
+    assert!(
+        moved("slipway_image_build_duration_seconds_count") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        moved("slipway_deployment_pickup_seconds_count") >= 1.0,
+        "{after}"
+    );
+    assert!(
+        moved(
+            "slipway_http_requests_total{method=\"GET\",route=\"/api/v1/deployments/{id}\",status=\"200\"}"
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(
+        metric(&after, "slipway_running_containers") >= 1.0,
+        "{after}"
+    );
+    assert!(after.contains("slipway_queue_depth "), "{after}");
+    assert!(
+        after.contains("slipway_http_request_duration_seconds_bucket"),
+        "{after}"
+    );
+
     assert_eq!(
         call(&api, "DELETE", &format!("/api/v1/apps/{name}"), None)
             .await
@@ -484,4 +522,23 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     stop.cancel();
     worker_task.await.unwrap().unwrap();
     let _ = docker.remove_network(&config.network).await;
+}
+
+async fn scrape(api: &Router) -> String {
+    let (status, _, text) = call(api, "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    text
+}
+
+/// The value of one series in the text format, 0 when absent.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0.0)
 }

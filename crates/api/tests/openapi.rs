@@ -55,6 +55,7 @@ async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
     let expected: BTreeSet<(String, String)> = [
         ("GET", "/health"),
         ("GET", "/ready"),
+        ("GET", "/metrics"),
         ("GET", "/api/v1/apps"),
         ("POST", "/api/v1/apps"),
         ("GET", "/api/v1/apps/{app}"),

@@ -107,6 +107,8 @@ pub struct Config {
     pub restart_max_retries: i64,
     /// Seals config vars at rest; required once any exist.
     pub secret_key: Option<SecretKey>,
+    /// Where slipway-worker serves `/metrics`; `None`: not at all.
+    pub worker_metrics_port: Option<u16>,
 }
 
 impl Config {
@@ -184,6 +186,16 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            worker_metrics_port: match var("SLIPWAY_WORKER_METRICS_PORT").as_deref().map(str::trim)
+            {
+                Some("off") => None,
+                raw => Some(parse_num(
+                    "SLIPWAY_WORKER_METRICS_PORT",
+                    raw.map(str::to_owned),
+                    9091u16,
+                    1,
+                )?),
+            },
             log_json: match var("SLIPWAY_LOG_FORMAT").as_deref() {
                 None | Some("pretty") => false,
                 Some("json") => true,
@@ -223,6 +235,7 @@ impl Config {
             default_cpus: None,
             restart_max_retries: 5,
             secret_key: Some(SecretKey([42; 32])),
+            worker_metrics_port: None,
         }
     }
 
@@ -473,6 +486,7 @@ mod tests {
             ("SLIPWAY_DEFAULT_CPUS", "-1"),
             ("SLIPWAY_RESTART_RETRIES", "1000"),
             ("SLIPWAY_SECRET_KEY", "short"),
+            ("SLIPWAY_WORKER_METRICS_PORT", "0"),
         ] {
             let err = parse(&[("DATABASE_URL", "postgres://x"), (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

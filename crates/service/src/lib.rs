@@ -108,3 +108,41 @@ async fn wait_for_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+/// Serves `GET /metrics` for a process without an API of its own (slipway-worker):
+/// its pipeline metrics plus the database-backed gauges.
+pub async fn serve_metrics(
+    pool: PgPool,
+    port: u16,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use axum::http::header;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let pool = pool.clone();
+            async move {
+                let m = slipway_telemetry::metrics();
+                slipway_store::queue::refresh_gauges(&pool, |depth, running| {
+                    m.queue_depth.set(depth);
+                    m.running_containers.set(running);
+                })
+                .await;
+                (
+                    [(header::CONTENT_TYPE, slipway_telemetry::CONTENT_TYPE)],
+                    m.render(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
+        .await
+        .with_context(|| {
+            format!("could not listen on port {port} (SLIPWAY_WORKER_METRICS_PORT)")
+        })?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .context("metrics server error")
+}

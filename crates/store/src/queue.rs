@@ -480,3 +480,21 @@ pub async fn forget_container(pool: &PgPool, id: Uuid, name: &str) -> Result<(),
         .await?;
     Ok(())
 }
+
+/// Containers Slipway counts for running (or crashed) releases, for the metrics gauge.
+pub async fn running_containers(pool: &PgPool) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM deployment_containers c JOIN deployments d ON d.id = c.deployment_id
+         WHERE d.status IN ('running', 'crashed')",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Sets the database-backed gauges (queue depth, running containers) before a scrape.
+/// A database that does not answer leaves them as they were.
+pub async fn refresh_gauges(pool: &PgPool, set: impl FnOnce(i64, i64)) {
+    if let (Ok(depth), Ok(running)) = (depth(pool).await, running_containers(pool).await) {
+        set(depth, running);
+    }
+}

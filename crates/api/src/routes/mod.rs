@@ -4,6 +4,7 @@ mod config;
 mod deployments;
 mod follow;
 mod health;
+mod metrics;
 mod processes;
 
 use axum::Router;
@@ -26,6 +27,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(health::ready))
+        .routes(routes!(metrics::scrape))
         .routes(routes!(apps::create, apps::list))
         .routes(routes!(apps::show, apps::delete))
         .routes(routes!(deployments::list, deployments::create))
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -112,6 +112,7 @@ impl Run<'_> {
     ) -> Result<Vec<u16>, Failure> {
         self.slipway_line(format!("Building image {tag}"));
         self.built_image = Some(tag.to_owned());
+        let started = std::time::Instant::now();
         let mut built = self.build_once(fetched, tag, recipe).await;
         if let Err(BuildError::Failed { message }) = &built {
             // Docker's layer cache is shared: an image removed elsewhere (another app's
@@ -131,6 +132,9 @@ impl Run<'_> {
                 Failure::infra(Phase::Build, "Docker Engine error during the build", e)
             }
         })?;
+        slipway_telemetry::metrics()
+            .build_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(built.exposed_ports)
     }
 

@@ -36,6 +36,8 @@ struct Run<'a> {
     containers: Vec<String>,
     /// The image this run built, which goes too unless another deployment needs it.
     built_image: Option<String>,
+    /// The phase under way and when it began, for the phase duration metrics.
+    phase: (&'static str, std::time::Instant),
 }
 
 #[tracing::instrument(skip_all, fields(deployment_id = %job.deployment.id, app = %job.app.name))]
@@ -60,7 +62,23 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: Cancella
         work_dir: ctx.config.work_dir.join(id.to_string()),
         containers: Vec::new(),
         built_image: None,
+        phase: (
+            if job.deployment.kind() == Kind::Build {
+                "clone"
+            } else {
+                "release"
+            },
+            std::time::Instant::now(),
+        ),
     };
+    if let Some(claimed) = job.deployment.started_at {
+        let waited = (claimed - job.deployment.created_at)
+            .to_std()
+            .unwrap_or_default();
+        slipway_telemetry::metrics()
+            .pickup_seconds
+            .observe(waited.as_secs_f64());
+    }
     let started = std::time::Instant::now();
     let outcome = run.execute().await;
     lease.stop().await;
@@ -188,6 +206,19 @@ impl Run<'_> {
 
     async fn conclude(&mut self, outcome: Result<(), Failure>, took: Duration) {
         let id = self.job.deployment.id;
+        let metrics = slipway_telemetry::metrics();
+        metrics.observe_phase(self.phase.0, self.phase.1.elapsed());
+        let final_status = match &outcome {
+            Ok(()) => "running".to_owned(),
+            Err(Failure::Phase { .. }) => "failed".to_owned(),
+            Err(Failure::Lost) => queue::status(&self.ctx.pool, id)
+                .await
+                .map_or_else(|_| "lost".to_owned(), |s| s.to_string()),
+        };
+        metrics
+            .deployments_finished
+            .with_label_values(&[final_status.as_str()])
+            .inc();
         match outcome {
             Ok(()) => {
                 tracing::info!(took_ms = took.as_millis() as u64, "deployment running");
@@ -235,11 +266,18 @@ impl Run<'_> {
         self.log.line("slipway", line);
     }
 
-    async fn advance(&self, from: DeploymentStatus, to: DeploymentStatus) -> Result<(), Failure> {
+    async fn advance(
+        &mut self,
+        from: DeploymentStatus,
+        to: DeploymentStatus,
+    ) -> Result<(), Failure> {
         if self.lost.is_cancelled() {
             return Err(Failure::Lost);
         }
         let phase = to.phase().unwrap_or(Phase::Release);
+        let (previous, since) =
+            std::mem::replace(&mut self.phase, (phase.as_str(), std::time::Instant::now()));
+        slipway_telemetry::metrics().observe_phase(previous, since.elapsed());
         match queue::advance(
             &self.ctx.pool,
             self.job.deployment.id,
