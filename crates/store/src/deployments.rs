@@ -425,16 +425,28 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, StoreError
 }
 
 /// Adds a line to a deployment's event history without changing its status (a replica
-/// that died and was restarted, a scale change).
+/// that died and was restarted, a scale change). Every worker watches Docker's events,
+/// so the same observation arrives once per worker: an identical line recorded in the
+/// last minute is not repeated (the deployment row lock makes that check race-free).
 pub async fn note(pool: &PgPool, id: Uuid, message: &str) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM deployments WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, status, $2 FROM deployments WHERE id = $1",
+         SELECT d.id, d.status, $2 FROM deployments d
+         WHERE d.id = $1 AND NOT EXISTS (
+             SELECT 1 FROM deployment_events e
+             WHERE e.deployment_id = $1 AND e.message = $2
+               AND e.at > clock_timestamp() - interval '1 minute')",
     )
     .bind(id)
     .bind(message)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -469,3 +469,35 @@ async fn rollback_targets_the_previous_release_and_copies_its_config(pool: PgPoo
     let keep = queue::images_to_keep(&pool, app.id, 1).await.unwrap();
     assert_eq!(keep, ["img:1"]);
 }
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_note_seen_by_several_workers_is_recorded_once(pool: PgPool) {
+    let (_, first) = apps::create(&pool, Owner::Any, &new_app("noted"))
+        .await
+        .unwrap();
+    let notes: Vec<_> = (0..4)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                deployments::note(&pool, first.id, "container x exited with 137").await
+            })
+        })
+        .collect();
+    for note in notes {
+        note.await.unwrap().unwrap();
+    }
+    deployments::note(&pool, first.id, "container x exited with 1")
+        .await
+        .unwrap();
+    let messages: Vec<String> = deployments::events(&pool, first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.message)
+        .filter(|m| m.starts_with("container x"))
+        .collect();
+    assert_eq!(
+        messages,
+        ["container x exited with 137", "container x exited with 1"]
+    );
+}
