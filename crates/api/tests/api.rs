@@ -407,9 +407,23 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     let page = slipway_testkit::http_get(&url).await.unwrap();
     assert!(page.contains("served through the api"));
 
-    let logs = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
-        .await
-        .1;
+    // The log is written in batches and its last line follows the status change.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let logs = loop {
+        let logs = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
+            .await
+            .1;
+        let done = logs["lines"].as_array().unwrap().iter().any(|l| {
+            l["line"]
+                .as_str()
+                .unwrap()
+                .starts_with("Deployment is running")
+        });
+        if done || tokio::time::Instant::now() > deadline {
+            break logs;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let lines = logs["lines"].as_array().unwrap();
     assert!(
         lines
