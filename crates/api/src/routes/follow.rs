@@ -20,7 +20,14 @@ struct Cursor {
     after: i64,
     pending: std::collections::VecDeque<logs::LogLine>,
     finished: bool,
+    /// The deployment has finished and one grace period has been waited out.
+    drained: bool,
 }
+
+/// The worker writes a deployment's last lines (the outcome, the old release stopped)
+/// just after its final status, in batches: after seeing the final status, wait this
+/// long for them before ending the stream.
+const FINAL_LINES_GRACE: Duration = Duration::from_millis(500);
 
 pub fn stream(
     pool: PgPool,
@@ -33,6 +40,7 @@ pub fn stream(
         after,
         pending: Default::default(),
         finished: false,
+        drained: false,
     };
     let events = futures_util::stream::unfold(cursor, |mut c| async move {
         loop {
@@ -57,6 +65,11 @@ pub fn stream(
                 Ok(lines) if !lines.is_empty() => {
                     c.after = lines.last().map_or(c.after, |l| l.seq);
                     c.pending.extend(lines);
+                    continue;
+                }
+                Ok(_) if done && !c.drained => {
+                    c.drained = true;
+                    tokio::time::sleep(FINAL_LINES_GRACE).await;
                     continue;
                 }
                 Ok(_) if done => {

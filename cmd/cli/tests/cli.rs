@@ -1,0 +1,409 @@
+//! The `slipway` binary against a real API on a real TCP port, backed by a fresh Postgres
+//! database per test and, where deployments must run, a real worker on the real Docker
+//! Engine. Nothing is mocked: what passes here is what a user's terminal would see.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use slipway_api::{AppState, router};
+use slipway_core::Config;
+use slipway_docker::DockerClient;
+use slipway_engine::{Context, Worker};
+use slipway_store::PgPool;
+use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+fn config() -> Config {
+    let network = format!(
+        "slipway-test-{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    let mut c = Config::for_tests("unused", &network, std::env::temp_dir());
+    c.allow_local_repos = true;
+    c
+}
+
+fn app_name() -> String {
+    format!("t-{}", &Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Serves the real router on an ephemeral port; returns its base URL.
+async fn serve(pool: PgPool, config: Config) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(AppState::new(pool, config));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// A worker on the real Docker Engine, stopped by cancelling the token.
+struct RunningWorker {
+    docker: DockerClient,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
+    _work: tempfile::TempDir,
+}
+
+async fn start_worker(pool: PgPool, config: &Config) -> RunningWorker {
+    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
+    let work = tempfile::tempdir().unwrap();
+    let mut worker_config = config.clone();
+    worker_config.work_dir = work.path().to_path_buf();
+    let worker = Worker::new(
+        Context::new(pool, docker.clone(), worker_config),
+        "cli-test",
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(stop).await }
+    });
+    RunningWorker {
+        docker,
+        stop,
+        task,
+        _work: work,
+    }
+}
+
+impl RunningWorker {
+    /// Waits for the app's containers to be gone, then stops the worker and removes the
+    /// test's network, as the API tests do.
+    async fn shut_down(self, app: &str, config: &Config) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !self
+            .docker
+            .list_containers(&[("slipway.app", app)])
+            .await
+            .unwrap()
+            .is_empty()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "containers of {app} still present 30s after delete"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+        let _ = self.docker.remove_network(&config.network).await;
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self}"))
+    }
+
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "{self}");
+        self
+    }
+}
+
+/// Runs the built binary with its config dir inside `home`, stdin closed (not a TTY),
+/// and `SLIPWAY_URL` set when `url` is given. Async, so the in-process server keeps serving.
+async fn slipway(url: Option<&str>, home: &Path, args: &[&str]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_slipway"));
+    command
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("SLIPWAY_URL")
+        .env_remove("SLIPWAY_TOKEN")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(url) = url {
+        command.env("SLIPWAY_URL", url);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(240), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("slipway {args:?} ran for 240s"))
+        .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    // Captured by the test harness; shown when a test fails, as a transcript.
+    println!("$ slipway {}\n{run}", args.join(" "));
+    run
+}
+
+/// Create, inspect, configure, scale, redeploy, roll back and delete one app, all
+/// through the CLI.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
+    let config = config();
+    let worker = start_worker(pool.clone(), &config).await;
+    let url = serve(pool, config.clone()).await;
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: Vec<&str>| {
+        let url = url.clone();
+        let home = home.path().to_path_buf();
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            slipway(Some(&url), &home, &args).await
+        }
+    };
+    let repo = TestRepo::with_files(web_app_files("hello from the cli"));
+    let name = app_name();
+    let repo_url = repo.url();
+
+    let created = cli(vec!["apps", "create", &name, "--repo", &repo_url])
+        .await
+        .ok();
+    assert!(
+        created
+            .stdout
+            .contains(&format!("Deployed ({}", &repo.head()[..10])),
+        "{created}"
+    );
+    assert!(
+        created.stdout.contains(&format!("http://{name}.localhost")),
+        "{created}"
+    );
+    for phase in ["✓ clone", "✓ build", "✓ release"] {
+        assert!(created.stdout.contains(phase), "{created}");
+    }
+    assert!(created.stdout.contains("Step 1/"), "build lines: {created}");
+
+    let list = cli(vec!["apps", "list", "--json"]).await.ok().json();
+    assert_eq!(list["apps"][0]["name"], name.as_str(), "{list}");
+    let table = cli(vec!["apps", "list"]).await.ok();
+    assert!(table.stdout.starts_with("NAME"), "{table}");
+    let info = cli(vec!["apps", "info", "-a", &name, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(info["repo_url"], repo_url.as_str());
+
+    let deployments = cli(vec!["deployments", "list", "-a", &name, "--json"])
+        .await
+        .ok()
+        .json();
+    let first = deployments["deployments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = cli(vec!["deployments", "info", &first]).await.ok();
+    assert!(shown.stdout.contains("status      running"), "{shown}");
+    let build_log = cli(vec!["logs", "--build", &first]).await.ok();
+    assert!(build_log.stdout.contains("Step 1/"), "{build_log}");
+
+    let runtime = cli(vec![
+        "logs",
+        "-a",
+        &name,
+        "--tail",
+        "10",
+        "--process",
+        "web",
+    ])
+    .await;
+    assert_eq!(runtime.code, 0, "{runtime}");
+    // Following holds the stream open until interrupted.
+    let mut following = tokio::process::Command::new(env!("CARGO_BIN_EXE_slipway"))
+        .args(["logs", "-a", &name, "-f"])
+        .env("SLIPWAY_URL", &url)
+        .env("XDG_CONFIG_HOME", home.path())
+        .env_remove("SLIPWAY_TOKEN")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        following.try_wait().unwrap().is_none(),
+        "logs -f ended early"
+    );
+    following.kill().await.unwrap();
+
+    cli(vec!["config", "set", "-a", &name, "GREETING=hi", "URL=a=b"])
+        .await
+        .ok();
+    let masked = cli(vec!["config", "get", "-a", &name]).await.ok();
+    assert!(masked.stdout.contains("GREETING=********"), "{masked}");
+    assert!(!masked.stdout.contains("GREETING=hi"), "{masked}");
+    let revealed = cli(vec!["config", "get", "-a", &name, "--reveal", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(revealed["config"], json!({"GREETING": "hi", "URL": "a=b"}));
+    cli(vec!["config", "unset", "-a", &name, "URL"]).await.ok();
+    let revealed = cli(vec!["config", "get", "-a", &name, "--reveal"])
+        .await
+        .ok();
+    assert_eq!(revealed.stdout, "GREETING=hi\n", "{revealed}");
+
+    let scaled = cli(vec!["scale", "-a", &name, "web=2"]).await.ok();
+    assert!(scaled.stdout.contains("web=2"), "{scaled}");
+    let info = cli(vec!["apps", "info", "-a", &name, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(info["scale"], json!({"web": 2}), "{info}");
+
+    // A fresh build supersedes the config releases still on their way; then there is
+    // an earlier release that served to go back to.
+    let deployed = cli(vec!["deploy", "-a", &name]).await.ok();
+    assert!(deployed.stdout.contains("Deployed"), "{deployed}");
+    let rolled = cli(vec!["rollback", "-a", &name]).await.ok();
+    assert!(
+        rolled.stdout.contains(&format!("http://{name}.localhost")),
+        "{rolled}"
+    );
+    let kinds = cli(vec!["deployments", "list", "-a", &name, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(kinds["deployments"][0]["kind"], "rollback", "{kinds}");
+    assert_eq!(kinds["deployments"][0]["status"], "running", "{kinds}");
+
+    let refused = cli(vec!["apps", "delete", "-a", &name]).await;
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(refused.stderr.starts_with("error: refusing"), "{refused}");
+    cli(vec!["apps", "delete", "-a", &name, "--yes"]).await.ok();
+    worker.shut_down(&name, &config).await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_broken_build_fails_the_deploy_with_its_phase_and_reason(pool: PgPool) {
+    let config = config();
+    let worker = start_worker(pool.clone(), &config).await;
+    let url = serve(pool, config.clone()).await;
+    let home = tempfile::tempdir().unwrap();
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile(
+        "never served",
+        "FROM scratch\nCOPY no-such-file /x\n",
+    ));
+    let name = app_name();
+    let repo_url = repo.url();
+    let created = slipway(
+        Some(&url),
+        home.path(),
+        &["apps", "create", &name, "--repo", &repo_url, "--no-follow"],
+    )
+    .await
+    .ok();
+    assert!(created.stdout.contains("queued"), "{created}");
+
+    let failed = slipway(Some(&url), home.path(), &["deploy", "-a", &name]).await;
+    assert_ne!(failed.code, 0, "{failed}");
+    assert!(
+        failed
+            .stderr
+            .contains("error: deployment failed in build: "),
+        "{failed}"
+    );
+    assert!(failed.stdout.contains("✗ build"), "{failed}");
+    // Exactly one error line: the follower's, not a second generic one.
+    assert_eq!(failed.stderr.matches("error:").count(), 1, "{failed}");
+
+    slipway(
+        Some(&url),
+        home.path(),
+        &["apps", "delete", "-a", &name, "--yes"],
+    )
+    .await
+    .ok();
+    worker.shut_down(&name, &config).await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgPool) {
+    let url = serve(pool, config()).await;
+    let home = tempfile::tempdir().unwrap();
+
+    let missing = slipway(Some(&url), home.path(), &["apps", "info", "-a", "nope"]).await;
+    assert_eq!(missing.code, 1, "{missing}");
+    assert_eq!(missing.stderr, "error: app not found\n", "{missing}");
+    assert_eq!(missing.stdout, "");
+
+    let invalid = slipway(
+        Some(&url),
+        home.path(),
+        &[
+            "apps",
+            "create",
+            "Bad_Name",
+            "--repo",
+            "https://example.com/a.git",
+        ],
+    )
+    .await;
+    assert_eq!(invalid.code, 1, "{invalid}");
+    assert!(invalid.stderr.starts_with("error: "), "{invalid}");
+    assert!(invalid.stderr.contains("name"), "{invalid}");
+    assert!(
+        !invalid.stderr.contains("Api {"),
+        "no debug output: {invalid}"
+    );
+
+    // Port 1 on loopback: nothing listens there.
+    let down = slipway(Some("http://127.0.0.1:1"), home.path(), &["apps", "list"]).await;
+    assert_eq!(down.code, 1, "{down}");
+    assert!(
+        down.stderr
+            .starts_with("error: cannot reach Slipway at http://127.0.0.1:1: "),
+        "{down}"
+    );
+
+    let usage = slipway(Some(&url), home.path(), &["scale", "-a", "x", "web"]).await;
+    assert_eq!(usage.code, 1, "{usage}");
+    let clap_usage = slipway(Some(&url), home.path(), &["apps", "info"]).await;
+    assert_eq!(clap_usage.code, 2, "{clap_usage}");
+
+    // login stores the server; later commands use it without SLIPWAY_URL.
+    slipway(
+        None,
+        home.path(),
+        &["login", "--url", &url, "--token", "t0k"],
+    )
+    .await
+    .ok();
+    let stored = home.path().join(".config/slipway/config.json");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
+    assert_eq!(saved, json!({"url": url, "token": "t0k"}));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&stored).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let listed = slipway(None, home.path(), &["apps", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(listed, json!({"apps": []}));
+    // The environment wins over the stored file.
+    let env_wins = slipway(Some("http://127.0.0.1:1"), home.path(), &["apps", "list"]).await;
+    assert!(env_wins.stderr.contains("127.0.0.1:1"), "{env_wins}");
+
+    let bash = slipway(None, home.path(), &["completions", "bash"])
+        .await
+        .ok();
+    assert!(bash.stdout.contains("slipway"), "{bash}");
+}
