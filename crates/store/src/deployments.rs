@@ -99,14 +99,13 @@ pub struct ContainerRow {
     pub host_port: Option<i32>,
 }
 
-/// Queues a deployment. Older deployments of the app that no worker has started yet are
-/// superseded right away: only the newest request is worth building.
-pub(crate) async fn insert(
+/// Older deployments of the app that no worker has started yet are superseded by `by`
+/// right away: only the newest request is worth working on.
+async fn supersede_queued(
     conn: &mut PgConnection,
     app_id: Uuid,
-    git_ref: Option<&str>,
-) -> Result<DeploymentRow, StoreError> {
-    let id = Uuid::now_v7();
+    by: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query(
         "WITH stale AS (
              UPDATE deployments SET status = 'superseded', finished_at = now(),
@@ -116,10 +115,21 @@ pub(crate) async fn insert(
          INSERT INTO deployment_events (deployment_id, status, message)
          SELECT id, 'superseded', 'superseded by deployment ' || $1::text FROM stale",
     )
-    .bind(id)
+    .bind(by)
     .bind(app_id)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+/// Queues a deployment, superseding the app's queued ones.
+pub(crate) async fn insert(
+    conn: &mut PgConnection,
+    app_id: Uuid,
+    git_ref: Option<&str>,
+) -> Result<DeploymentRow, StoreError> {
+    let id = Uuid::now_v7();
+    supersede_queued(conn, app_id, id).await?;
     sqlx::query("INSERT INTO deployments (id, app_id, git_ref) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(app_id)
@@ -250,19 +260,7 @@ pub(crate) async fn insert_release(
         .await?;
     // Queued builds are superseded as for any newer deployment: a rollback means "serve
     // that again", not "after the build you queued a moment ago".
-    sqlx::query(
-        "WITH stale AS (
-             UPDATE deployments SET status = 'superseded', finished_at = now(),
-                    reason = 'superseded by deployment ' || $1::text || ' before a worker started it'
-             WHERE app_id = $2 AND status = 'pending' RETURNING id
-         )
-         INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, 'superseded', 'superseded by deployment ' || $1::text FROM stale",
-    )
-    .bind(id)
-    .bind(app_id)
-    .execute(&mut *conn)
-    .await?;
+    supersede_queued(conn, app_id, id).await?;
     sqlx::query(
         "INSERT INTO deployments (id, app_id, git_ref, kind, source_deployment_id, commit_sha,
                                   commit_message, image, port, spec, config_snapshot)

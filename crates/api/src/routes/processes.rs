@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use serde::Serialize;
 use slipway_core::spec::{AppSpec, MAX_REPLICAS};
 use slipway_store::apps::{self, AppRow, Owner};
-use slipway_store::deployments;
+use slipway_store::deployments::{self, DeploymentRow};
 
 use crate::extract::JsonBody;
 use crate::views::ContainerView;
@@ -33,7 +33,12 @@ pub struct ProcessesView {
     pub containers: Vec<ContainerView>,
 }
 
-async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError> {
+/// The running release and the spec it runs with; before the first release, the
+/// defaults (a `web` process only).
+async fn running(
+    state: &AppState,
+    app: &AppRow,
+) -> Result<(Option<DeploymentRow>, AppSpec), ApiError> {
     let current = deployments::current_release(&state.pool, app.id)
         .await
         .map_err(|e| ApiError::store("app", e))?;
@@ -42,6 +47,11 @@ async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError>
         .and_then(|d| d.spec.as_ref())
         .and_then(|s| serde_json::from_value::<AppSpec>(s.0.clone()).ok())
         .unwrap_or_default();
+    Ok((current, spec))
+}
+
+async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError> {
+    let (current, spec) = running(state, app).await?;
     let processes = spec
         .processes
         .iter()
@@ -104,16 +114,9 @@ pub async fn patch(
     let app = apps::find(&state.pool, Owner::Any, &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
-    let current = deployments::current_release(&state.pool, app.id)
-        .await
-        .map_err(|e| ApiError::store("app", e))?;
     // Names are checked against the running release's spec; before the first release
     // only `web` is known for sure.
-    let spec = current
-        .as_ref()
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| serde_json::from_value::<AppSpec>(s.0.clone()).ok())
-        .unwrap_or_default();
+    let (_, spec) = running(&state, &app).await?;
     let mut counts = BTreeMap::new();
     for (name, count) in body {
         if !spec.processes.contains_key(&name) {

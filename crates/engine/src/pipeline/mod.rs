@@ -150,12 +150,7 @@ impl Run<'_> {
     async fn reuse_earlier_build(&mut self) -> Result<bool, Failure> {
         let app = &self.job.app;
         let url = app.repo_url.clone();
-        let git_ref = self
-            .job
-            .deployment
-            .git_ref
-            .clone()
-            .or_else(|| app.branch.clone());
+        let git_ref = self.git_ref();
         let lookup = tokio::task::spawn_blocking(move || {
             slipway_source::resolve_commit(&url, git_ref.as_deref())
         });
@@ -196,6 +191,15 @@ impl Run<'_> {
             earlier.id
         ));
         Ok(true)
+    }
+
+    /// The ref asked for, else the app's branch; `None`: the remote's default branch.
+    fn git_ref(&self) -> Option<String> {
+        self.job
+            .deployment
+            .git_ref
+            .clone()
+            .or_else(|| self.job.app.branch.clone())
     }
 
     async fn snapshot_config(&self) -> Result<(), Failure> {
@@ -320,12 +324,7 @@ impl Run<'_> {
     async fn fetch(&mut self) -> Result<Fetched, Failure> {
         let app = &self.job.app;
         let url = app.repo_url.clone();
-        let git_ref = self
-            .job
-            .deployment
-            .git_ref
-            .clone()
-            .or_else(|| app.branch.clone());
+        let git_ref = self.git_ref();
         tokio::fs::create_dir_all(&self.work_dir)
             .await
             .map_err(|e| Failure::infra(Phase::Clone, "could not create the work directory", e))?;
