@@ -7,15 +7,21 @@ use std::time::Duration;
 use chrono::Utc;
 use slipway_store::PgPool;
 use slipway_store::logs::{self, NewLine};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 500;
 
+enum Message {
+    Line(NewLine),
+    /// Store everything sent before, then answer.
+    Flush(oneshot::Sender<()>),
+}
+
 #[derive(Clone)]
 pub struct LogSink {
-    tx: mpsc::UnboundedSender<NewLine>,
+    tx: mpsc::UnboundedSender<Message>,
 }
 
 pub struct LogWriter {
@@ -32,11 +38,20 @@ impl LogSink {
     /// Usable from blocking threads (git) and async code alike.
     pub fn line(&self, stream: &'static str, line: impl Into<String>) {
         // A closed channel means the writer is gone at shutdown; nothing left to tell.
-        let _ = self.tx.send(NewLine {
+        let _ = self.tx.send(Message::Line(NewLine {
             at: Utc::now(),
             stream,
             line: line.into(),
-        });
+        }));
+    }
+
+    /// Waits until every line sent so far is stored. Called before a final status is
+    /// recorded, so whoever sees the status also finds the lines that explain it.
+    pub async fn flushed(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Message::Flush(ack)).is_ok() {
+            let _ = done.await;
+        }
     }
 }
 
@@ -52,20 +67,34 @@ impl LogWriter {
 async fn write_batches(
     pool: PgPool,
     deployment_id: Uuid,
-    mut rx: mpsc::UnboundedReceiver<NewLine>,
+    mut rx: mpsc::UnboundedReceiver<Message>,
 ) {
     let mut batch = Vec::with_capacity(64);
+    let mut waiting = Vec::new();
     loop {
         let Some(first) = rx.recv().await else { break };
-        batch.push(first);
         let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
-        while batch.len() < MAX_BATCH {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(line)) => batch.push(line),
-                Ok(None) | Err(_) => break,
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Line(line) => batch.push(line),
+                // Nothing after a flush request waits for the deadline.
+                Message::Flush(ack) => {
+                    waiting.push(ack);
+                    break;
+                }
+            }
+            if batch.len() >= MAX_BATCH {
+                break;
+            }
+            if let Ok(Some(message)) = tokio::time::timeout_at(deadline, rx.recv()).await {
+                next = Some(message);
             }
         }
         flush(&pool, deployment_id, &mut batch).await;
+        for ack in waiting.drain(..) {
+            let _ = ack.send(());
+        }
     }
     flush(&pool, deployment_id, &mut batch).await;
 }

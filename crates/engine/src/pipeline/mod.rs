@@ -236,6 +236,7 @@ impl Run<'_> {
                 tracing::info!(%phase, %reason, "deployment failed");
                 self.slipway_line(format!("Deployment failed in phase {phase}: {reason}"));
                 self.remove_artifacts().await;
+                self.log.flushed().await;
                 let pool = &self.ctx.pool;
                 match queue::finish(
                     pool,

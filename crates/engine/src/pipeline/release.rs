@@ -113,6 +113,8 @@ impl Run<'_> {
                 Err(e) => return Err(Failure::infra(Phase::Release, "Docker Engine error", e)),
             }
         }
+        // Whoever sees `running` also finds the health check's lines.
+        self.log.flushed().await;
         let previous = match queue::promote(&self.ctx.pool, id, self.worker_id).await {
             Ok(Some(previous)) => previous,
             Ok(None) => return Err(Failure::Lost),
