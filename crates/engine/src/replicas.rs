@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use slipway_core::crypto::{self, Cipher};
 use slipway_core::labels;
-use slipway_core::spec::AppSpec;
+use slipway_core::spec::{AppSpec, ProcessSpec};
 use slipway_docker::{ContainerSpec, StartedContainer};
 use slipway_store::apps::AppRow;
 use slipway_store::deployments::DeploymentRow;
@@ -16,8 +16,6 @@ use uuid::Uuid;
 
 use crate::Context;
 
-/// The process type Traefik routes to and the health check gates.
-pub(crate) const WEB: &str = "web";
 pub(crate) const DEFAULT_PORT: u16 = 80;
 
 /// Everything needed to start any replica of one release.
@@ -98,7 +96,7 @@ impl Release {
             &deployment,
             process,
         );
-        let is_web = process == WEB;
+        let is_web = ProcessSpec::is_web(process);
         if is_web {
             container_labels.extend(labels::traefik_labels(&labels::Route {
                 app: &self.app_name,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
-use slipway_core::spec::{AppSpec, MAX_REPLICAS};
+use slipway_core::spec::{AppSpec, MAX_REPLICAS, ProcessSpec};
 use slipway_store::apps::{self, AppRow, Owner};
 use slipway_store::deployments::{self, DeploymentRow};
 
@@ -60,7 +60,7 @@ async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError>
             let view = ProcessView {
                 replicas,
                 command: p.command.clone(),
-                routed: name == "web",
+                routed: ProcessSpec::is_web(name),
             };
             (name.clone(), view)
         })

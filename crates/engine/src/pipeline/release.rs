@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use slipway_core::Phase;
+use slipway_core::spec::ProcessSpec;
 use slipway_docker::StartedContainer;
 use slipway_store::queue;
 
 use super::{Run, humanize};
 use crate::Failure;
 use crate::health::{Health, wait_until_healthy};
-use crate::replicas::{Release, WEB};
+use crate::replicas::Release;
 
 /// Lines of a failed container's own output copied into the deployment log.
 const CONTAINER_TAIL: usize = 30;
@@ -63,7 +64,7 @@ impl Run<'_> {
                     .start(self.ctx, process, replica)
                     .await
                     .map_err(|reason| Failure::new(Phase::Release, reason))?;
-                if process == WEB {
+                if ProcessSpec::is_web(process) {
                     web.push(started);
                 } else {
                     others.push((process.clone(), started));
