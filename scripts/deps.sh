@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, with apt, the system packages that building and testing Slipway need and
 # that are missing: the Postgres server, Debian's static busybox (the test apps' only
-# binary), the Compose tool, git, and the headers git2's https support builds against.
+# binary), the Compose tool, git, the headers git2's https support builds against, and
+# Chromium with chromedriver for the dashboard's browser test.
 #   scripts/deps.sh              install what is missing (as root, or through sudo)
 #   source scripts/deps.sh       only define the helpers (slipway_apt_install, ...)
 # Nothing is installed that is already there, so a prepared machine costs no time.
@@ -89,6 +90,9 @@ slipway_missing_packages() {
   command -v curl >/dev/null 2>&1 || echo curl
   command -v python3 >/dev/null 2>&1 || echo python3
   command -v pkg-config >/dev/null 2>&1 || echo pkg-config
+  # The dashboard's browser test drives Debian's Chromium headless through chromedriver.
+  command -v chromium >/dev/null 2>&1 || echo chromium
+  command -v chromedriver >/dev/null 2>&1 || echo chromium-driver
   # git2's https feature links OpenSSL.
   if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists openssl 2>/dev/null; then
     echo libssl-dev

@@ -9,91 +9,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slipway_api::{AppState, router};
-use slipway_core::Config;
-use slipway_docker::DockerClient;
-use slipway_engine::{Context, Worker};
+use slipway_harness::{app_name, config, serve, start_worker};
 use slipway_store::PgPool;
 use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
-
-fn config() -> Config {
-    let network = format!(
-        "slipway-test-{}",
-        &Uuid::new_v4().simple().to_string()[..12]
-    );
-    let mut c = Config::for_tests("unused", &network, std::env::temp_dir());
-    c.allow_local_repos = true;
-    c
-}
-
-fn app_name() -> String {
-    format!("t-{}", &Uuid::new_v4().simple().to_string()[..10])
-}
-
-/// Serves the real router on an ephemeral port; returns its base URL.
-async fn serve(pool: PgPool, config: Config) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = router(AppState::new(pool, config));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
-/// A worker on the real Docker Engine, stopped by cancelling the token.
-struct RunningWorker {
-    docker: DockerClient,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
-    _work: tempfile::TempDir,
-}
-
-async fn start_worker(pool: PgPool, config: &Config) -> RunningWorker {
-    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
-    let work = tempfile::tempdir().unwrap();
-    let mut worker_config = config.clone();
-    worker_config.work_dir = work.path().to_path_buf();
-    let worker = Worker::new(
-        Context::new(pool, docker.clone(), worker_config),
-        "cli-test",
-    );
-    let stop = CancellationToken::new();
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(stop).await }
-    });
-    RunningWorker {
-        docker,
-        stop,
-        task,
-        _work: work,
-    }
-}
-
-impl RunningWorker {
-    /// Waits for the app's containers to be gone, then stops the worker and removes the
-    /// test's network, as the API tests do.
-    async fn shut_down(self, app: &str, config: &Config) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while !self
-            .docker
-            .list_containers(&[("slipway.app", app)])
-            .await
-            .unwrap()
-            .is_empty()
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "containers of {app} still present 30s after delete"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        self.stop.cancel();
-        self.task.await.unwrap().unwrap();
-        let _ = self.docker.remove_network(&config.network).await;
-    }
-}
 
 struct Run {
     code: i32,
@@ -156,7 +74,7 @@ async fn slipway(url: Option<&str>, home: &Path, args: &[&str]) -> Run {
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
     let config = config();
-    let worker = start_worker(pool.clone(), &config).await;
+    let worker = start_worker(pool.clone(), &config, "cli-test").await;
     let url = serve(pool, config.clone()).await;
     let home = tempfile::tempdir().unwrap();
     let cli = |args: Vec<&str>| {
@@ -292,7 +210,7 @@ async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn a_broken_build_fails_the_deploy_with_its_phase_and_reason(pool: PgPool) {
     let config = config();
-    let worker = start_worker(pool.clone(), &config).await;
+    let worker = start_worker(pool.clone(), &config, "cli-test").await;
     let url = serve(pool, config.clone()).await;
     let home = tempfile::tempdir().unwrap();
     let repo = TestRepo::with_files(web_app_files_with_dockerfile(

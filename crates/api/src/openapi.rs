@@ -17,7 +17,8 @@ use crate::views::{AppView, DeploymentView};
     tags(
         (name = "apps", description = "Apps and their configuration"),
         (name = "deployments", description = "Deployments (releases) and their logs"),
-        (name = "health", description = "Liveness and readiness")
+        (name = "health", description = "Liveness and readiness"),
+        (name = "dashboard", description = "The web dashboard's pages (HTML)")
     )
 )]
 pub struct ApiDoc;

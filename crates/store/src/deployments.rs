@@ -512,3 +512,44 @@ pub async fn built_before(
     .fetch_optional(pool)
     .await?)
 }
+
+/// The newest deployment of each of these apps, whatever its status: what an overview
+/// shows. The caller has already chosen the apps its user may see.
+pub async fn latest_of_apps(
+    pool: &PgPool,
+    app_ids: &[Uuid],
+) -> Result<Vec<DeploymentRow>, StoreError> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT DISTINCT ON (d.app_id) ",
+        deployment_columns!(),
+        " FROM deployments d JOIN apps a ON a.id = d.app_id
+         WHERE d.app_id = ANY($1)
+         ORDER BY d.app_id, d.created_at DESC, d.id DESC"
+    ))
+    .bind(app_ids)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// The events of several deployments in one query, each deployment's oldest first.
+pub async fn events_of(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<BTreeMap<Uuid, Vec<EventRow>>, StoreError> {
+    let rows: Vec<(Uuid, DeploymentStatus, Option<String>, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT deployment_id, status, message, at FROM deployment_events
+         WHERE deployment_id = ANY($1) ORDER BY id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let mut by_deployment: BTreeMap<Uuid, Vec<EventRow>> = BTreeMap::new();
+    for (id, status, message, at) in rows {
+        by_deployment.entry(id).or_default().push(EventRow {
+            status,
+            message,
+            at,
+        });
+    }
+    Ok(by_deployment)
+}

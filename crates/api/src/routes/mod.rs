@@ -16,6 +16,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub(crate) use processes::{ProcessesView, view as processes_of};
+
+use crate::dashboard;
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState};
 
@@ -38,6 +41,10 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::show))
         .routes(routes!(deployments::logs))
         .routes(routes!(deployments::cancel))
+        .routes(routes!(dashboard::index))
+        .routes(routes!(dashboard::app_page))
+        .routes(routes!(dashboard::live))
+        .routes(routes!(dashboard::asset))
 }
 
 /// The OpenAPI document served at `/api/v1/openapi.json`.

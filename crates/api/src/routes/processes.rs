@@ -50,7 +50,7 @@ async fn running(
     Ok((current, spec))
 }
 
-async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError> {
+pub(crate) async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError> {
     let (current, spec) = running(state, app).await?;
     let processes = spec
         .processes

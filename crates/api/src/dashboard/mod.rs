@@ -1,0 +1,162 @@
+//! The web dashboard at `/`: pages rendered on the server from the same store the API
+//! reads. The browser needs no build step: a small script calls the JSON API for the
+//! redeploy and rollback buttons, follows logs over the API's SSE streams, and refreshes
+//! the live part of an app page by fetching it again as an HTML fragment.
+
+mod format;
+mod pages;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use maud::Markup;
+use slipway_store::apps::{self, AppRow, Owner};
+use slipway_store::{config_vars, deployments};
+
+use crate::routes::processes_of;
+use crate::views::{AppView, DeploymentView};
+use crate::{ApiError, AppState};
+
+/// How many deployments an app page's timeline shows.
+const TIMELINE: i64 = 20;
+
+/// A failed page is still a page: the status and the message, readable in a browser.
+pub(crate) struct PageError(ApiError);
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        (self.0.status, pages::error(self.0.status, &self.0.message)).into_response()
+    }
+}
+
+/// The apps, each with its newest deployment's status and its URL.
+#[utoipa::path(get, path = "/", tag = "dashboard",
+    responses((status = 200, description = "The dashboard: every app", content_type = "text/html", body = String),
+        (status = 503, description = "The database is unavailable", content_type = "text/html", body = String)))]
+pub async fn index(State(state): State<AppState>) -> Result<Markup, PageError> {
+    let apps = apps::list(&state.pool, Owner::Any)
+        .await
+        .map_err(|e| ApiError::store("app", e))?;
+    let ids: Vec<_> = apps.iter().map(|a| a.id).collect();
+    let latest = deployments::latest_of_apps(&state.pool, &ids)
+        .await
+        .map_err(|e| ApiError::store("deployment", e))?;
+    let rows = apps
+        .into_iter()
+        .map(|app| {
+            let newest = latest
+                .iter()
+                .find(|d| d.app_id == app.id)
+                .cloned()
+                .map(DeploymentView::summary);
+            (AppView::new(app, &state.config), newest)
+        })
+        .collect::<Vec<_>>();
+    Ok(pages::index(&rows))
+}
+
+/// One app: its deployments as a timeline, live logs, config vars (masked), processes,
+/// and buttons to redeploy and roll back.
+#[utoipa::path(get, path = "/apps/{app}", tag = "dashboard", params(("app" = String, Path, description = "The app's name or id")),
+    responses((status = 200, description = "The app's page", content_type = "text/html", body = String),
+        (status = 404, description = "No such app", content_type = "text/html", body = String)))]
+pub async fn app_page(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Markup, PageError> {
+    let app = find(&state, &app).await?;
+    let live = live_view(&state, &app).await?;
+    Ok(pages::app(&AppView::new(app, &state.config), &live))
+}
+
+/// The part of an app page that changes on its own (status, timeline, processes,
+/// config), which the page's script fetches again every few seconds.
+#[utoipa::path(get, path = "/apps/{app}/live", tag = "dashboard", params(("app" = String, Path, description = "The app's name or id")),
+    responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String),
+        (status = 404, description = "No such app", content_type = "text/html", body = String)))]
+pub async fn live(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Markup, PageError> {
+    let app = find(&state, &app).await?;
+    let live = live_view(&state, &app).await?;
+    Ok(pages::live(&AppView::new(app, &state.config), &live))
+}
+
+/// The dashboard's script and stylesheet, compiled into the binary.
+#[utoipa::path(get, path = "/assets/{file}", tag = "dashboard", params(("file" = String, Path, description = "`dashboard.js` or `dashboard.css`")),
+    responses((status = 200, description = "The asset", content_type = "text/plain", body = String),
+        (status = 404, description = "No such asset", body = crate::error::Body)))]
+pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    let (content_type, body) = match file.as_str() {
+        "dashboard.js" => (
+            "text/javascript; charset=utf-8",
+            include_str!("dashboard.js"),
+        ),
+        "dashboard.css" => ("text/css; charset=utf-8", include_str!("dashboard.css")),
+        _ => return Err(ApiError::not_found("asset")),
+    };
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, content_type),
+            // Short: a new Slipway version's assets must not wait a day to arrive.
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn find(state: &AppState, app: &str) -> Result<AppRow, ApiError> {
+    apps::find(&state.pool, Owner::Any, app)
+        .await
+        .map_err(|e| ApiError::store(&format!("app {app}"), e))
+}
+
+/// What an app page shows besides the app itself.
+pub(crate) struct Live {
+    /// Newest first, each with its phases measured.
+    pub timeline: Vec<DeploymentView>,
+    pub current: Option<uuid::Uuid>,
+    pub processes: crate::routes::ProcessesView,
+    /// Names only: values stay masked on the dashboard.
+    pub config: Vec<String>,
+}
+
+async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
+    let store = |e| ApiError::store("app", e);
+    let rows = deployments::list_for_app(&state.pool, app.id, TIMELINE)
+        .await
+        .map_err(store)?;
+    let ids: Vec<_> = rows.iter().map(|d| d.id).collect();
+    let mut events = deployments::events_of(&state.pool, &ids)
+        .await
+        .map_err(store)?;
+    let timeline = rows
+        .into_iter()
+        .map(|d| {
+            let events = events.remove(&d.id).unwrap_or_default();
+            DeploymentView::detailed(d, &events, Vec::new())
+        })
+        .collect();
+    let processes = processes_of(state, app).await?;
+    let config = config_vars::list(&state.pool, app.id)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    Ok(Live {
+        timeline,
+        current: processes.deployment_id,
+        processes,
+        config,
+    })
+}

@@ -1,0 +1,239 @@
+//! The dashboard's HTML. Element ids and `data-` attributes are the script's (and the
+//! browser test's) handles; maud escapes every value.
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, html};
+use slipway_core::DeploymentStatus;
+
+use super::Live;
+use super::format::{duration_ms, short_sha, time};
+use crate::views::{AppView, DeploymentView};
+
+fn layout(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Slipway" }
+                link rel="stylesheet" href="/assets/dashboard.css";
+                script src="/assets/dashboard.js" defer {}
+            }
+            body {
+                header.top {
+                    a.brand href="/" { "Slipway" }
+                    nav { a href="/docs" { "API docs" } }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn status_badge(status: DeploymentStatus) -> Markup {
+    html! {
+        span class={ "status status-" (status.as_str()) } data-status=(status.as_str()) {
+            (status.as_str().replace('_', " "))
+        }
+    }
+}
+
+pub fn error(status: StatusCode, message: &str) -> Markup {
+    layout(
+        status.canonical_reason().unwrap_or("Error"),
+        html! {
+            section.error {
+                h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+                p { (message) }
+                p { a href="/" { "Back to the apps" } }
+            }
+        },
+    )
+}
+
+pub fn index(apps: &[(AppView, Option<DeploymentView>)]) -> Markup {
+    layout(
+        "Apps",
+        html! {
+            h1 { "Apps" }
+            @if apps.is_empty() {
+                p.empty {
+                    "No apps yet. Create one with "
+                    code { "slipway apps create NAME REPO_URL" }
+                    " or " code { "POST /api/v1/apps" } "."
+                }
+            } @else {
+                table #apps {
+                    thead { tr { th { "App" } th { "Status" } th { "Commit" } th { "URL" } } }
+                    tbody {
+                        @for (app, newest) in apps {
+                            tr data-app=(app.name) {
+                                td { a href={ "/apps/" (app.name) } { (app.name) } }
+                                td {
+                                    @match newest {
+                                        Some(d) => (status_badge(d.status)),
+                                        None => span.muted { "never deployed" },
+                                    }
+                                }
+                                td.mono {
+                                    @if let Some(sha) = newest.as_ref().and_then(|d| d.commit_sha.as_deref()) {
+                                        (short_sha(sha))
+                                    }
+                                }
+                                td { a href=(app.url) { (app.url) } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub fn app(app: &AppView, live: &Live) -> Markup {
+    layout(
+        &app.name,
+        html! {
+            section #app data-app=(app.name) {
+                div.heading {
+                    h1 { (app.name) }
+                    a #url href=(app.url) { (app.url) }
+                }
+                p.muted {
+                    (app.repo_url)
+                    @if let Some(branch) = &app.branch { " · branch " (branch) }
+                }
+                div.actions {
+                    button #redeploy type="button" data-action="redeploy" { "Redeploy" }
+                    button #rollback type="button" data-action="rollback" { "Roll back" }
+                    span #notice role="status" {}
+                }
+            }
+            div #live { (live_parts(app, live)) }
+            section.logs {
+                div.heading {
+                    h2 #log-title { "Logs" }
+                    button type="button" data-action="runtime-logs" { "Runtime logs" }
+                }
+                pre #log aria-live="polite" {}
+            }
+        },
+    )
+}
+
+/// The fragment the page's script swaps in on each refresh.
+pub fn live(app: &AppView, live: &Live) -> Markup {
+    live_parts(app, live)
+}
+
+fn live_parts(app: &AppView, live: &Live) -> Markup {
+    html! {
+        section.timeline {
+            h2 { "Deployments" }
+            @if live.timeline.is_empty() {
+                p.muted { "No deployments yet." }
+            }
+            ol #timeline {
+                @for d in &live.timeline {
+                    (deployment(d, live.current == Some(d.id)))
+                }
+            }
+        }
+        div.columns {
+            section.processes {
+                h2 { "Processes" }
+                (processes(app, live))
+            }
+            section.config {
+                h2 { "Config vars" }
+                @if live.config.is_empty() {
+                    p.muted { "None set. " code { "slipway config set NAME=value" } }
+                } @else {
+                    table #config {
+                        @for name in &live.config {
+                            tr { td.mono { (name) } td.mono.muted { "********" } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn deployment(d: &DeploymentView, current: bool) -> Markup {
+    let total = d
+        .finished_at
+        .or(d.released_at)
+        .map(|end| (end - d.created_at).num_milliseconds());
+    html! {
+        li.deployment data-id=(d.id) data-status=(d.status.as_str()) data-current[current] {
+            div.line {
+                (status_badge(d.status))
+                @if current { span.tag { "serving" } }
+                span.kind { (d.kind) }
+                @if let Some(sha) = &d.commit_sha { span.mono { (short_sha(sha)) } }
+                @if let Some(message) = &d.commit_message {
+                    span.message { (message.lines().next().unwrap_or_default()) }
+                }
+                span.muted.when { (time(d.created_at)) }
+                @if let Some(ms) = total { span.muted { "total " (duration_ms(ms)) } }
+            }
+            @if let Some(phases) = &d.phases {
+                @if !phases.is_empty() {
+                    ul.phases {
+                        @for p in phases {
+                            li data-phase=(p.phase) {
+                                (p.phase) " "
+                                @match p.duration_ms {
+                                    Some(ms) => (duration_ms(ms)),
+                                    None => span.running { "running…" },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(reason) = &d.reason {
+                p class={ "reason" @if matches!(d.status, DeploymentStatus::Failed | DeploymentStatus::Crashed) { " bad" } } {
+                    @if let Some(phase) = &d.phase { strong { (phase) ": " } }
+                    (reason)
+                }
+            }
+            div.buttons {
+                button type="button" data-action="build-log" data-id=(d.id) { "Log" }
+                @if d.released_at.is_some() && !current {
+                    button type="button" data-action="rollback-to" data-id=(d.id) { "Roll back to this" }
+                }
+                @if d.status.is_unfinished() {
+                    button type="button" data-action="cancel" data-id=(d.id) { "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+fn processes(app: &AppView, live: &Live) -> Markup {
+    let p = &live.processes;
+    html! {
+        table #processes {
+            thead { tr { th { "Process" } th { "Wanted" } th { "Running" } th { "Command" } } }
+            tbody {
+                @for (name, process) in &p.processes {
+                    tr data-process=(name) {
+                        td.mono { (name) @if process.routed { " " span.tag { "web" } } }
+                        td { (process.replicas) }
+                        td { (p.containers.iter().filter(|c| &c.process == name).count()) }
+                        td.mono.muted {
+                            @match &process.command {
+                                Some(argv) => (argv.join(" ")),
+                                None => "image default",
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p.muted { "Scale with " code { "slipway scale -a " (app.name) " web=2" } "." }
+    }
+}
