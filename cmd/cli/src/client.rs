@@ -22,14 +22,6 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: Settings) -> Result<Self> {
-        if settings.url.starts_with("https://") {
-            // This build has no TLS stack (the workspace's reqwest is built without one);
-            // say so plainly instead of failing with reqwest's scheme error.
-            return Err(CliError::Usage(format!(
-                "{}: this slipway build speaks plain HTTP only; use an http:// URL",
-                settings.url
-            )));
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("slipway-cli/", env!("CARGO_PKG_VERSION")))

@@ -289,6 +289,16 @@ async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgP
         "{down}"
     );
 
+    // https is spoken: against this plain-HTTP server the TLS handshake is what fails.
+    let https = url.replace("http://", "https://");
+    let tls = slipway(Some(&https), home.path(), &["apps", "list"]).await;
+    assert_eq!(tls.code, 1, "{tls}");
+    assert!(
+        tls.stderr
+            .starts_with(&format!("error: cannot reach Slipway at {https}: ")),
+        "{tls}"
+    );
+
     let usage = slipway(Some(&url), home.path(), &["scale", "-a", "x", "web"]).await;
     assert_eq!(usage.code, 1, "{usage}");
     let clap_usage = slipway(Some(&url), home.path(), &["apps", "info"]).await;
