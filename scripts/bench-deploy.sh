@@ -29,7 +29,8 @@ trap cleanup EXIT
 
 pg_test_start
 port=$(_pg_test_free_port)
-export SLIPWAY_ALLOW_LOCAL_REPOS=true SLIPWAY_NETWORK=$network SLIPWAY_WORK_DIR=$run_dir/work PORT=$port RUST_LOG=warn
+SLIPWAY_ADMIN_TOKEN=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets; print(secrets.token_hex(32))')
+export SLIPWAY_ADMIN_TOKEN SLIPWAY_ALLOW_LOCAL_REPOS=true SLIPWAY_NETWORK=$network SLIPWAY_WORK_DIR=$run_dir/work PORT=$port RUST_LOG=warn
 mkdir -p "$SLIPWAY_WORK_DIR"
 target/release/slipway-api >"$run_dir/api.log" 2>&1 &
 api_pid=$!

@@ -17,6 +17,7 @@ TIMEOUT = 180
 def api(base, method, path, body=None):
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(base + path, data=data, method=method)
+    req.add_header("Authorization", "Bearer " + os.environ["SLIPWAY_ADMIN_TOKEN"])
     with urllib.request.urlopen(req, timeout=10) as resp:
         raw = resp.read()
         return json.loads(raw) if raw else None

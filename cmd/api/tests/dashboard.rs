@@ -115,6 +115,19 @@ async fn text(client: &Client, css: &str) -> String {
     }
 }
 
+async fn sign_in(client: &Client, token: &str) {
+    let field = client.find(Locator::Id("token")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(token).await.unwrap();
+    client
+        .find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.unwrap();
     assert!(png.starts_with(b"\x89PNG"), "not a PNG screenshot");
@@ -126,21 +139,34 @@ async fn screenshot(client: &Client, name: &str) -> PathBuf {
     path
 }
 
-async fn api(http: &reqwest::Client, method: reqwest::Method, url: &str, body: Value) -> Value {
-    let response = http.request(method, url).json(&body).send().await.unwrap();
+async fn api(
+    http: &reqwest::Client,
+    token: &str,
+    method: reqwest::Method,
+    url: &str,
+    body: Value,
+) -> Value {
+    let response = http
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert!(status.is_success(), "{url}: {status} {body}");
     body
 }
 
-async fn wait_until_finished(http: &reqwest::Client, base: &str, id: &str) -> Value {
+async fn wait_until_finished(http: &reqwest::Client, token: &str, base: &str, id: &str) -> Value {
     eventually(
         &format!("deployment {id} to finish"),
         Duration::from_secs(180),
         || async {
             let d = http
                 .get(format!("{base}/api/v1/deployments/{id}"))
+                .bearer_auth(token)
                 .send()
                 .await
                 .ok()?
@@ -158,13 +184,15 @@ async fn wait_until_finished(http: &reqwest::Client, base: &str, id: &str) -> Va
 async fn the_dashboard_shows_an_app_and_redeploys_it_in_a_real_browser(pool: PgPool) {
     let config = config();
     let worker = start_worker(pool.clone(), &config, "dashboard-test").await;
-    let base = serve(pool, config.clone()).await;
+    let served = serve(pool, config.clone()).await;
+    let (base, token) = (served.url.as_str(), served.token.as_str());
     let http = reqwest::Client::new();
 
     let repo = TestRepo::with_files(web_app_files("hello from the dashboard test"));
     let name = app_name();
     let created = api(
         &http,
+        token,
         reqwest::Method::POST,
         &format!("{base}/api/v1/apps"),
         json!({"name": name, "repo_url": repo.url()}),
@@ -174,19 +202,31 @@ async fn the_dashboard_shows_an_app_and_redeploys_it_in_a_real_browser(pool: PgP
     // Set while the first build runs: the build picks it up when it releases.
     api(
         &http,
+        token,
         reqwest::Method::PATCH,
         &format!("{base}/api/v1/apps/{name}/config"),
         json!({"GREETING": "s3cret-greeting"}),
     )
     .await;
-    let deployed = wait_until_finished(&http, &base, &first).await;
+    let deployed = wait_until_finished(&http, token, base, &first).await;
     assert_eq!(deployed["status"], "running", "{deployed}");
 
     let driver = chromedriver().await;
     let client = browser(&driver).await;
 
-    // The app list: the app, its status, its URL.
+    // Signed out, the dashboard sends the browser to sign in; a wrong token is refused.
     client.goto(&format!("{base}/")).await.unwrap();
+    assert_eq!(client.current_url().await.unwrap().path(), "/login");
+    sign_in(&client, "slw_wrong").await;
+    assert!(
+        text(&client, "#login-error").await.contains("not valid"),
+        "{}",
+        client.source().await.unwrap()
+    );
+    sign_in(&client, token).await;
+
+    // The app list: the app, its status, its URL.
+    assert_eq!(client.current_url().await.unwrap().path(), "/");
     let row = format!("#apps tr[data-app='{name}']");
     assert_eq!(
         attr(&client, &format!("{row} .status"), "data-status").await,
@@ -317,6 +357,7 @@ async fn the_dashboard_shows_an_app_and_redeploys_it_in_a_real_browser(pool: PgP
     client.close().await.unwrap();
     let response = http
         .delete(format!("{base}/api/v1/apps/{name}"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();

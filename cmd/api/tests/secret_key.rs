@@ -11,17 +11,6 @@ use sqlx::PgPool;
 const KEY_A: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 const KEY_B: &str = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=";
 
-/// The URL of the test's own database (sqlx::test made it on the server DATABASE_URL names).
-async fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/test.sh)");
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{db}")
-}
-
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
@@ -64,7 +53,7 @@ fn start(url: &str, key: Option<&str>) -> String {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn the_api_needs_the_key_that_sealed_the_config_vars(pool: PgPool) {
-    let url = url_of(&pool).await;
+    let url = slipway_testkit::database_url_of(&pool).await;
     // No config vars yet: no key needed.
     let out = tokio::task::spawn_blocking({
         let url = url.clone();

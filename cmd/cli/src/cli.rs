@@ -36,6 +36,17 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Who the token belongs to.
+    Whoami {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your API tokens: list, create (shown once), revoke.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Users (admins only): list, create with a first token.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Create, list, show and delete apps.
     #[command(subcommand)]
     Apps(AppsCommand),
@@ -139,6 +150,44 @@ pub enum AppsCommand {
         /// Do not ask for confirmation (required when stdin is not a terminal).
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the new token; it is shown only this once.
+    Create {
+        /// What it is for, e.g. laptop or ci.
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id or prefix (slw_1a2b3c4d); it stops working at once.
+    Revoke {
+        // Not `token`: that id is the global --token.
+        #[arg(value_name = "TOKEN")]
+        which: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the user's first token; it is shown only this once.
+    Create {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -36,7 +36,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::client::Client;
-use crate::commands::{apps, config, deploy, deployments, logs, misc};
+use crate::commands::{apps, config, deploy, deployments, logs, misc, users};
 use crate::error::Result;
 
 #[tokio::main(flavor = "current_thread")]
@@ -64,6 +64,9 @@ async fn run(cli: Cli) -> Result<()> {
     };
     let client = Client::new(settings::resolve(cli.url, cli.token)?)?;
     match command {
+        Command::Whoami { json } => users::whoami(&client, json).await,
+        Command::Tokens(c) => users::tokens(&client, c).await,
+        Command::Users(c) => users::users(&client, c).await,
         Command::Apps(c) => apps::run(&client, c).await,
         Command::Deploy {
             app,

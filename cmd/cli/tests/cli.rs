@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use slipway_harness::{app_name, config, serve, start_worker};
+use slipway_harness::{Served, app_name, config, serve, start_worker};
 use slipway_store::PgPool;
 use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
 
@@ -69,14 +69,27 @@ async fn slipway(url: Option<&str>, home: &Path, args: &[&str]) -> Run {
     run
 }
 
+/// Signs in as the served API's admin: later commands in `home` use the stored token.
+async fn login(served: &Served, home: &Path) {
+    slipway(
+        None,
+        home,
+        &["login", "--url", &served.url, "--token", &served.token],
+    )
+    .await
+    .ok();
+}
+
 /// Create, inspect, configure, scale, redeploy, roll back and delete one app, all
 /// through the CLI.
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
     let config = config();
     let worker = start_worker(pool.clone(), &config, "cli-test").await;
-    let url = serve(pool, config.clone()).await;
+    let served = serve(pool, config.clone()).await;
+    let url = served.url.clone();
     let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
     let cli = |args: Vec<&str>| {
         let url = url.clone();
         let home = home.path().to_path_buf();
@@ -147,7 +160,7 @@ async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
         .args(["logs", "-a", &name, "-f"])
         .env("SLIPWAY_URL", &url)
         .env("XDG_CONFIG_HOME", home.path())
-        .env_remove("SLIPWAY_TOKEN")
+        .env("SLIPWAY_TOKEN", &served.token)
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -211,8 +224,10 @@ async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
 async fn a_broken_build_fails_the_deploy_with_its_phase_and_reason(pool: PgPool) {
     let config = config();
     let worker = start_worker(pool.clone(), &config, "cli-test").await;
-    let url = serve(pool, config.clone()).await;
+    let served = serve(pool, config.clone()).await;
+    let url = served.url.clone();
     let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
     let repo = TestRepo::with_files(web_app_files_with_dockerfile(
         "never served",
         "FROM scratch\nCOPY no-such-file /x\n",
@@ -252,8 +267,10 @@ async fn a_broken_build_fails_the_deploy_with_its_phase_and_reason(pool: PgPool)
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgPool) {
-    let url = serve(pool, config()).await;
+    let served = serve(pool, config()).await;
+    let url = served.url.clone();
     let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
 
     let missing = slipway(Some(&url), home.path(), &["apps", "info", "-a", "nope"]).await;
     assert_eq!(missing.code, 1, "{missing}");
@@ -304,17 +321,25 @@ async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgP
     let clap_usage = slipway(Some(&url), home.path(), &["apps", "info"]).await;
     assert_eq!(clap_usage.code, 2, "{clap_usage}");
 
-    // login stores the server; later commands use it without SLIPWAY_URL.
-    slipway(
-        None,
+    // A wrong token is refused with the API's reason.
+    let refused = slipway(
+        Some(&url),
         home.path(),
-        &["login", "--url", &url, "--token", "t0k"],
+        &["apps", "list", "--token", "slw_not_a_real_token"],
     )
-    .await
-    .ok();
+    .await;
+    assert_eq!(refused.code, 1, "{refused}");
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: the token is invalid or has been revoked"),
+        "{refused}"
+    );
+
+    // login stored the server and token; later commands use them without SLIPWAY_URL.
     let stored = home.path().join(".config/slipway/config.json");
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&stored).unwrap()).unwrap();
-    assert_eq!(saved, json!({"url": url, "token": "t0k"}));
+    assert_eq!(saved, json!({"url": url, "token": served.token}));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -334,4 +359,74 @@ async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgP
         .await
         .ok();
     assert!(bash.stdout.contains("slipway"), "{bash}");
+}
+
+/// An admin makes a user; the user makes and revokes a token of their own.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn users_and_tokens_through_the_cli(pool: PgPool) {
+    let served = serve(pool, config()).await;
+    let url = served.url.clone();
+    let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
+
+    let me = slipway(Some(&url), home.path(), &["whoami"]).await.ok();
+    assert!(me.stdout.trim_end().ends_with(" (admin)"), "{me}");
+    let created = slipway(Some(&url), home.path(), &["users", "create", "dora"])
+        .await
+        .ok();
+    let dora = created.stdout.trim().to_owned();
+    assert!(dora.starts_with("slw_"), "{created}");
+    let listed = slipway(Some(&url), home.path(), &["users", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert!(
+        listed["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["name"] == "dora" && u["is_admin"] == false),
+        "{listed}"
+    );
+
+    let as_dora = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        all.extend(["--token".to_owned(), dora.clone()]);
+        all
+    };
+    let args = as_dora(&["whoami"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(
+        slipway(Some(&url), home.path(), &args).await.ok().stdout,
+        "dora\n"
+    );
+    let args = as_dora(&["users", "list"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let denied = slipway(Some(&url), home.path(), &args).await;
+    assert_eq!(denied.code, 1, "{denied}");
+    assert_eq!(
+        denied.stderr, "error: only admins may do this\n",
+        "{denied}"
+    );
+
+    let args = as_dora(&["tokens", "create", "--name", "ci"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let ci = slipway(Some(&url), home.path(), &args).await.ok();
+    let ci_token = ci.stdout.trim().to_owned();
+    assert!(ci_token.starts_with("slw_"), "{ci}");
+    let args = as_dora(&["tokens", "list", "--json"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let tokens = slipway(Some(&url), home.path(), &args).await.ok();
+    assert!(
+        !tokens.stdout.contains(&ci_token),
+        "token text never listed"
+    );
+    assert_eq!(tokens.json()["tokens"].as_array().unwrap().len(), 2);
+
+    let args = as_dora(&["tokens", "revoke", &ci_token[..12]]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    slipway(Some(&url), home.path(), &args).await.ok();
+    let revoked = slipway(Some(&url), home.path(), &["whoami", "--token", &ci_token]).await;
+    assert_eq!(revoked.code, 1, "{revoked}");
+    assert!(revoked.stderr.contains("revoked"), "{revoked}");
 }

@@ -7,16 +7,6 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-async fn url_of(pool: &PgPool) -> String {
-    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL (run scripts/test.sh)");
-    let db: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(pool)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    format!("{server}/{db}")
-}
-
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn the_worker_serves_metrics(pool: PgPool) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -28,7 +18,10 @@ async fn the_worker_serves_metrics(pool: PgPool) {
     let network = format!("slipway-test-{port:x}");
     let mut worker = Command::new(env!("CARGO_BIN_EXE_slipway-worker"))
         .env_clear()
-        .env("DATABASE_URL", url_of(&pool).await)
+        .env(
+            "DATABASE_URL",
+            slipway_testkit::database_url_of(&pool).await,
+        )
         .env("SLIPWAY_WORKER_METRICS_PORT", port.to_string())
         .env("SLIPWAY_NETWORK", &network)
         .env("SLIPWAY_WORK_DIR", &work)

@@ -1,6 +1,7 @@
 //! Slipway's REST API. It records intent in Postgres and reads the runtime only to
 //! report readiness; the worker does all building and running.
 
+mod auth;
 mod dashboard;
 mod error;
 mod extract;

@@ -18,10 +18,36 @@ use crate::views::{AppView, DeploymentView};
         (name = "apps", description = "Apps and their configuration"),
         (name = "deployments", description = "Deployments (releases) and their logs"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "users", description = "Users and API tokens"),
         (name = "dashboard", description = "The web dashboard's pages (HTML)")
-    )
+    ),
+    modifiers(&BearerToken),
+    security(("token" = []))
 )]
 pub struct ApiDoc;
+
+/// Every `/api/v1` route takes `Authorization: Bearer <token>`; the few public routes
+/// say `security(())` on their own.
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token (`slw_…`), from `POST /api/v1/tokens`, an admin's \
+                         `POST /api/v1/users`, `slipway-api create-admin` or SLIPWAY_ADMIN_TOKEN",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// `GET /api/v1/apps`
 #[derive(Serialize, ToSchema)]

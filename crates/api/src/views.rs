@@ -33,7 +33,8 @@ impl AppView {
             subdomain: app.name.clone(),
             id: app.id,
             name: app.name,
-            repo_url: app.repo_url,
+            // Credentials in the URL are for git, not for every API reader.
+            repo_url: slipway_core::validate::redact(&app.repo_url, &app.repo_url),
             branch: app.branch,
             dockerfile: app.dockerfile,
             port: app.port,

@@ -30,8 +30,9 @@ fn config(allow_local: bool) -> Config {
     c
 }
 
-fn app(pool: PgPool, config: Config) -> Router {
-    router(AppState::new(pool, config))
+/// The API as an admin's client sees it.
+async fn app(pool: PgPool, config: Config) -> Router {
+    slipway_testkit::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
 }
 
 async fn call(
@@ -66,7 +67,7 @@ fn assert_error(got: &(StatusCode, Value, String), status: StatusCode, field: Op
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
-    let api = app(pool, config(false));
+    let api = app(pool, config(false)).await;
     let cases = [
         (r#"{"repo_url":"https://example.com/a/b.git"}"#, "name"),
         (
@@ -166,7 +167,7 @@ async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
-    let api = app(pool, config(false));
+    let api = app(pool, config(false)).await;
     let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git","port":3000}"#;
     let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -266,7 +267,7 @@ async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn unknown_things_are_404s_in_json(pool: PgPool) {
-    let api = app(pool, config(false));
+    let api = app(pool, config(false)).await;
     let missing = Uuid::now_v7();
     for path in [
         "/api/v1/apps/nope".to_owned(),
@@ -296,7 +297,7 @@ async fn unknown_things_are_404s_in_json(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn health_and_readiness(pool: PgPool) {
-    let api = app(pool.clone(), config(false));
+    let api = app(pool.clone(), config(false)).await;
     assert_eq!(call(&api, "GET", "/health", None).await.0, StatusCode::OK);
     let (status, body, _) = call(&api, "GET", "/ready", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -304,7 +305,7 @@ async fn health_and_readiness(pool: PgPool) {
 
     let mut no_docker = config(false);
     no_docker.docker_host = Some("unix:///nonexistent/docker.sock".into());
-    let api = app(pool, no_docker);
+    let api = app(pool, no_docker).await;
     let (status, body, _) = call(&api, "GET", "/ready", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["checks"]["database"], "ok");
@@ -313,7 +314,7 @@ async fn health_and_readiness(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn logs_query_parameters_are_validated(pool: PgPool) {
-    let api = app(pool, config(false));
+    let api = app(pool, config(false)).await;
     let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git"}"#;
     let created = call(&api, "POST", "/api/v1/apps", Some(body)).await.1;
     let id = created["deployment"]["id"].as_str().unwrap().to_owned();
@@ -356,7 +357,7 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         let stop = stop.clone();
         async move { worker.run(stop).await }
     });
-    let api = app(pool, config.clone());
+    let api = app(pool, config.clone()).await;
     let before = scrape(&api).await;
 
     let repo = TestRepo::with_files(web_app_files("served through the api"));
@@ -555,4 +556,38 @@ fn metric(text: &str, series: &str) -> f64 {
                 .ok()
         })
         .unwrap_or(0.0)
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn repo_url_credentials_are_redacted_and_metadata_hosts_refused(pool: PgPool) {
+    let api = app(pool, config(false)).await;
+    let body =
+        json!({"name": "private-app", "repo_url": "https://bob:hunter2@git.example.com/a/b.git"});
+    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(&body.to_string())).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(
+        created["repo_url"],
+        "https://bob:***@git.example.com/a/b.git"
+    );
+    for path in ["/api/v1/apps/private-app", "/api/v1/apps"] {
+        let (_, _, text) = call(&api, "GET", path, None).await;
+        assert!(!text.contains("hunter2"), "{path}: {text}");
+    }
+    for url in [
+        "http://169.254.169.254/latest/meta-data/x.git",
+        "https://[fd00:ec2::254]/x.git",
+        "http://metadata.google.internal/x.git",
+    ] {
+        let body = json!({"name": "meta", "repo_url": url}).to_string();
+        let got = call(&api, "POST", "/api/v1/apps", Some(&body)).await;
+        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some("repo_url"));
+        assert!(
+            got.1["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("refused"),
+            "{}",
+            got.2
+        );
+    }
 }

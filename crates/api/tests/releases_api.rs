@@ -30,6 +30,11 @@ fn config() -> Config {
     c
 }
 
+/// The API as an admin's client sees it.
+async fn api(pool: PgPool, config: Config) -> Router {
+    slipway_testkit::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
+}
+
 async fn call(
     app: &Router,
     method: &str,
@@ -65,7 +70,7 @@ async fn create_app(api: &Router) -> String {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn config_vars_are_validated_masked_revealed_merged_and_replaced(pool: PgPool) {
-    let api = router(AppState::new(pool.clone(), config()));
+    let api = api(pool.clone(), config()).await;
     let app = create_app(&api).await;
     let path = format!("/api/v1/apps/{app}/config");
 
@@ -150,7 +155,7 @@ async fn config_vars_are_validated_masked_revealed_merged_and_replaced(pool: PgP
 async fn without_a_secret_key_config_vars_cannot_be_set(pool: PgPool) {
     let mut c = config();
     c.secret_key = None;
-    let api = router(AppState::new(pool, c));
+    let api = api(pool, c).await;
     let app = create_app(&api).await;
     let got = call(
         &api,
@@ -177,7 +182,7 @@ async fn without_a_secret_key_config_vars_cannot_be_set(pool: PgPool) {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn scaling_rollback_and_cancel_validate_their_input(pool: PgPool) {
-    let api = router(AppState::new(pool, config()));
+    let api = api(pool, config()).await;
     let app = create_app(&api).await;
     let processes = format!("/api/v1/apps/{app}/processes");
     assert_invalid(
@@ -279,7 +284,7 @@ async fn scaling_rollback_and_cancel_validate_their_input(pool: PgPool) {
 async fn the_app_url_is_https_when_acme_is_on(pool: PgPool) {
     let mut c = config();
     c.acme_email = Some("ops@example.com".into());
-    let api = router(AppState::new(pool, c));
+    let api = api(pool, c).await;
     let app = create_app(&api).await;
     let shown = call(&api, "GET", &format!("/api/v1/apps/{app}"), None)
         .await
@@ -311,7 +316,7 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
         let stop = stop.clone();
         async move { worker.run(stop).await }
     });
-    let api = router(AppState::new(pool, config.clone()));
+    let api = api(pool, config.clone()).await;
     let repo = TestRepo::with_files(web_app_files_with_spec("logs", Some(LOGGING_WEB)));
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let body = json!({"name": name, "repo_url": repo.url()});

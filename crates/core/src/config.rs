@@ -109,6 +109,9 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// An admin's API token chosen by the operator (SLIPWAY_ADMIN_TOKEN); the API makes
+    /// it the `admin` user's at start-up.
+    pub admin_token: Option<Secret>,
 }
 
 impl Config {
@@ -186,6 +189,9 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            admin_token: var("SLIPWAY_ADMIN_TOKEN")
+                .map(|t| parse_admin_token(t.trim()))
+                .transpose()?,
             worker_metrics_port: match var("SLIPWAY_WORKER_METRICS_PORT").as_deref().map(str::trim)
             {
                 Some("off") => None,
@@ -236,6 +242,7 @@ impl Config {
             restart_max_retries: 5,
             secret_key: Some(SecretKey([42; 32])),
             worker_metrics_port: None,
+            admin_token: None,
         }
     }
 
@@ -250,6 +257,21 @@ impl Config {
             crate::labels::host(subdomain, &self.base_domain)
         )
     }
+}
+
+fn parse_admin_token(raw: &str) -> Result<Secret, ConfigError> {
+    use crate::token::MIN_TOKEN_LEN;
+    let printable = raw.chars().all(|c| c.is_ascii_graphic());
+    if raw.len() < MIN_TOKEN_LEN || !printable {
+        return Err(ConfigError::InvalidSecret {
+            name: "SLIPWAY_ADMIN_TOKEN",
+            reason: format!(
+                "expected at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; \
+                 generate one with `openssl rand -hex 32`"
+            ),
+        });
+    }
+    Ok(Secret(raw.to_owned()))
 }
 
 /// The same rule traefik/entrypoint.sh applies before writing the address into Traefik's
@@ -537,6 +559,25 @@ mod tests {
             (c.default_memory, c.default_cpus, c.keep_images),
             (None, Some(1.5), 5)
         );
+    }
+
+    #[test]
+    fn the_admin_token_must_be_long_and_is_never_printed() {
+        let short = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_ADMIN_TOKEN", "hunter2"),
+        ]);
+        let message = short.unwrap_err().to_string();
+        assert!(message.contains("at least 32"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let token = "0123456789abcdef0123456789abcdef";
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_ADMIN_TOKEN", token),
+        ])
+        .unwrap();
+        assert_eq!(c.admin_token.as_ref().unwrap().expose(), token);
+        assert!(!format!("{c:?}").contains(token));
     }
 
     #[test]

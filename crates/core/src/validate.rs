@@ -104,6 +104,9 @@ impl RepoUrl {
             if host.is_empty() || host.starts_with(':') {
                 return Err(err("repo_url must name a host".into()));
             }
+            if let Some(reason) = forbidden_host(host_name(host), allow_local) {
+                return Err(err(format!("repo_url: {reason}")));
+            }
             let path = &rest[rest.find('/').unwrap_or(rest.len())..];
             if path.trim_matches('/').is_empty() {
                 return Err(err("repo_url must include the repository path".into()));
@@ -117,6 +120,9 @@ impl RepoUrl {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if userhost.contains('@') && valid_host && !path.trim_matches('/').is_empty() {
+                if let Some(reason) = forbidden_host(host, allow_local) {
+                    return Err(err(format!("repo_url: {reason}")));
+                }
                 return Ok(Self(raw.to_owned()));
             }
         }
@@ -127,6 +133,103 @@ impl RepoUrl {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]:port`), without port or brackets.
+pub fn host_name(authority: &str) -> &str {
+    if let Some(v6) = authority.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or_default();
+    }
+    authority.split(':').next().unwrap_or_default()
+}
+
+/// The host a remote repository URL names (`https://h/…`, `ssh://u@h:22/…`,
+/// `git@h:path`); `None` for local paths and `file://` URLs.
+pub fn url_host(url: &str) -> Option<&str> {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if scheme.eq_ignore_ascii_case("file") {
+            return None;
+        }
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let host = host_name(authority.rsplit('@').next()?);
+        return Some(host).filter(|h| !h.is_empty());
+    }
+    if url.starts_with('/') {
+        return None;
+    }
+    let (userhost, _) = url.split_once(':')?;
+    Some(userhost.rsplit('@').next()?).filter(|h| !h.is_empty())
+}
+
+/// Why git must not be pointed at this address, if it must not: link-local and cloud
+/// metadata addresses (a way into the host's credentials), unique-local IPv6, and,
+/// unless local repositories are allowed, loopback and "any" (Slipway's own services).
+pub fn forbidden_ip(ip: std::net::IpAddr, allow_local: bool) -> Option<&'static str> {
+    use std::net::IpAddr;
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let local = ip.is_loopback() || ip.is_unspecified();
+    match ip {
+        IpAddr::V4(v4) if v4.is_link_local() => {
+            Some("link-local addresses (169.254.0.0/16, cloud metadata) are refused")
+        }
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => {
+            Some("link-local addresses (fe80::/10) are refused")
+        }
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xfe00) == 0xfc00 => Some(
+            "unique local addresses (fc00::/7, including cloud metadata at fd00:ec2::254) are refused",
+        ),
+        _ if local && !allow_local => Some(
+            "loopback addresses reach this server itself and are refused (SLIPWAY_ALLOW_LOCAL_REPOS=true allows them)",
+        ),
+        _ => None,
+    }
+}
+
+/// `forbidden_ip` for a host as written in a URL: IP literals, and the names cloud
+/// providers give their metadata service. Other names are checked again, resolved, by
+/// the worker before it fetches.
+pub fn forbidden_host(host: &str, allow_local: bool) -> Option<&'static str> {
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    if matches!(
+        lower.as_str(),
+        "metadata" | "metadata.google.internal" | "instance-data" | "instance-data.ec2.internal"
+    ) {
+        return Some("cloud metadata hosts are refused");
+    }
+    if (lower == "localhost" || lower.ends_with(".localhost")) && !allow_local {
+        return Some(
+            "localhost reaches this server itself and is refused (SLIPWAY_ALLOW_LOCAL_REPOS=true allows it)",
+        );
+    }
+    let ip = lower.parse::<std::net::IpAddr>().ok()?;
+    forbidden_ip(ip, allow_local)
+}
+
+/// The secret in a URL's user info: the password, or an https user with no password
+/// (where hosts take a token as the user name). ssh user names are not secrets.
+pub fn url_secret(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    match userinfo.split_once(':') {
+        Some((_, password)) if !password.is_empty() => Some(password),
+        None if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") => {
+            Some(userinfo).filter(|u| !u.is_empty())
+        }
+        _ => None,
+    }
+}
+
+/// `text` with the URL's secret (see [`url_secret`]) replaced by `***`: for logs, error
+/// messages and API responses that mention the URL.
+pub fn redact(text: &str, url: &str) -> String {
+    match url_secret(url) {
+        Some(secret) => text.replace(secret, "***"),
+        None => text.to_owned(),
     }
 }
 
@@ -300,6 +403,71 @@ mod tests {
         assert_eq!(parse_port(80).unwrap(), 80);
         for bad in [0, -1, 65536] {
             assert_eq!(parse_port(bad).unwrap_err().field, "port");
+        }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        let url = "https://bob:hunter2@git.example.com/a/b.git";
+        assert_eq!(url_secret(url), Some("hunter2"));
+        assert_eq!(redact(url, url), "https://bob:***@git.example.com/a/b.git");
+        let token = "https://ghp_abc123@github.com/a/b.git";
+        assert_eq!(redact(token, token), "https://***@github.com/a/b.git");
+        assert_eq!(
+            redact(&format!("could not fetch {token}: 401"), token),
+            "could not fetch https://***@github.com/a/b.git: 401"
+        );
+        for plain in [
+            "https://github.com/a/b.git",
+            "ssh://git@github.com/a/b.git",
+            "git@github.com:a/b.git",
+            "/srv/repo",
+        ] {
+            assert_eq!(url_secret(plain), None, "{plain}");
+            assert_eq!(redact(plain, plain), plain);
+        }
+        assert_eq!(url_secret("ssh://git:pw@host/x"), Some("pw"));
+    }
+
+    #[test]
+    fn remote_hosts_are_found_in_every_url_form() {
+        assert_eq!(
+            url_host("https://u:p@git.example.com:8443/a.git"),
+            Some("git.example.com")
+        );
+        assert_eq!(
+            url_host("ssh://git@[2001:db8::1]:22/a.git"),
+            Some("2001:db8::1")
+        );
+        assert_eq!(url_host("git@github.com:a/b.git"), Some("github.com"));
+        assert_eq!(url_host("file:///srv/repo"), None);
+        assert_eq!(url_host("/srv/repo"), None);
+    }
+
+    #[test]
+    fn link_local_metadata_and_loopback_hosts_are_refused() {
+        for bad in [
+            "http://169.254.169.254/latest/meta-data.git",
+            "https://[fe80::1]/x.git",
+            "https://[fd00:ec2::254]/x.git",
+            "https://[::ffff:169.254.169.254]/x.git",
+            "http://metadata.google.internal/x.git",
+            "https://127.0.0.1:8080/x.git",
+            "https://localhost/x.git",
+            "git@169.254.1.1:a/b.git",
+        ] {
+            let e = RepoUrl::parse(bad, false).unwrap_err();
+            assert_eq!(e.field, "repo_url");
+            assert!(e.message.contains("refused"), "{bad}: {}", e.message);
+        }
+        assert!(RepoUrl::parse("https://127.0.0.1:8080/x.git", true).is_ok());
+        assert!(RepoUrl::parse("http://169.254.169.254/x.git", true).is_err());
+        for good in [
+            "https://10.0.0.5/team/app.git",
+            "https://[2001:db8::1]/x.git",
+            "https://git.example.com:8443/x.git",
+        ] {
+            assert!(RepoUrl::parse(good, false).is_ok(), "{good}");
         }
     }
 }

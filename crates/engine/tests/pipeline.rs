@@ -8,7 +8,7 @@ use std::time::Duration;
 use slipway_core::DeploymentStatus;
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
-use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::apps::{self, Owner};
 use slipway_store::deployments;
 use slipway_store::queue::{self, Claim};
 use slipway_testkit::{TestRepo, WEB_DOCKERFILE, web_app_files, web_app_files_with_dockerfile};
@@ -97,22 +97,51 @@ async fn a_broken_dockerfile_fails_in_build_with_the_builders_words(pool: PgPool
 async fn an_unknown_repository_fails_in_clone(pool: PgPool) {
     let mut env = Env::new(pool).await;
     env.start_worker("w1");
-    let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
-    let url = format!("file:///nonexistent/{name}.git");
-    let new = NewApp {
-        name: name.clone(),
-        repo_url: url.clone(),
-        branch: None,
-        dockerfile: "Dockerfile".into(),
-        port: None,
-        spec_path: "slipway.toml".into(),
-    };
-    env.apps.push(name);
-    let (_, first) = apps::create(&env.pool, Owner::Any, &new).await.unwrap();
+    let url = format!("file:///nonexistent/{}.git", Uuid::new_v4().simple());
+    let (_, first) = env.create_app_at(&url, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
     assert_eq!(done.failed_phase.as_deref(), Some("clone"));
     assert!(done.reason.unwrap().contains(&url));
+    env.teardown().await;
+}
+
+/// A password or token in the repository URL is for git only: the failure reason and
+/// the log name the URL with `***` in its place.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn credentials_in_the_repo_url_never_reach_the_log_or_the_reason(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    env.start_worker("w1");
+    let url = "https://bob:hunter2@no-such-host.invalid/team/app.git";
+    let (_, first) = env.create_app_at(url, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    let reason = done.reason.unwrap();
+    assert!(
+        reason.contains("https://bob:***@no-such-host.invalid/team/app.git"),
+        "{reason}"
+    );
+    let log = env.log_text(first.id).await;
+    assert!(log.contains("bob:***@"), "{log}");
+    assert!(
+        !reason.contains("hunter2") && !log.contains("hunter2"),
+        "{reason}\n{log}"
+    );
+    env.teardown().await;
+}
+
+/// A host name is resolved before git connects: one that leads to loopback (here,
+/// `localhost`, with local repositories not allowed) fails the clone phase saying why.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_host_resolving_to_a_refused_address_fails_before_git_connects(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.allow_local_repos = false).await;
+    env.start_worker("w1");
+    let (_, first) = env.create_app_at("https://localhost:1/x.git", None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    let reason = done.reason.unwrap();
+    assert!(reason.starts_with("localhost resolves to "), "{reason}");
+    assert!(reason.contains("loopback"), "{reason}");
     env.teardown().await;
 }
 

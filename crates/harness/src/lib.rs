@@ -31,13 +31,23 @@ pub fn app_name() -> String {
     format!("t-{}", &Uuid::new_v4().simple().to_string()[..10])
 }
 
-/// Serves the real router on an ephemeral port; returns its base URL.
-pub async fn serve(pool: PgPool, config: Config) -> String {
+/// A served API and an admin's token for it.
+pub struct Served {
+    pub url: String,
+    pub token: String,
+}
+
+/// Serves the real router on an ephemeral port, and makes an admin to call it as.
+pub async fn serve(pool: PgPool, config: Config) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let (_, token) = slipway_testkit::user_with_token(&pool, true).await;
     let app = router(AppState::new(pool, config));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    Served {
+        url: format!("http://{addr}"),
+        token,
+    }
 }
 
 /// A worker on the real Docker Engine, stopped by [`RunningWorker::shut_down`].

@@ -25,7 +25,11 @@ pub fn load_config() -> anyhow::Result<Config> {
 
 pub fn init_tracing(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // stderr, as the README says: stdout stays free for what a command prints
+    // (`slipway-api create-admin` prints the token there for scripts to capture).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

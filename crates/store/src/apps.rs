@@ -102,6 +102,23 @@ pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<AppRow>, StoreError
     .await?)
 }
 
+/// The app with this id, if `owner` may see it; deleted apps included, since their
+/// deployments stay readable until the teardown removes them.
+pub(crate) async fn find_by_id_for(
+    pool: &PgPool,
+    owner: Owner,
+    id: Uuid,
+) -> Result<(), StoreError> {
+    let visible: Option<bool> = sqlx::query_scalar(
+        "SELECT true FROM apps WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2)",
+    )
+    .bind(id)
+    .bind(owner.id())
+    .fetch_optional(pool)
+    .await?;
+    visible.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
 /// Looks an app up by id or by name, as the API's `{app}` path segment allows both.
 pub async fn find(pool: &PgPool, owner: Owner, id_or_name: &str) -> Result<AppRow, StoreError> {
     let id = Uuid::parse_str(id_or_name).ok();

@@ -168,6 +168,18 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<DeploymentRow, StoreError> {
     fetch(pool, id).await
 }
 
+/// A deployment of an app `owner` may see; another owner's is `NotFound`, as if it did
+/// not exist.
+pub async fn get_visible(
+    pool: &PgPool,
+    owner: crate::apps::Owner,
+    id: Uuid,
+) -> Result<DeploymentRow, StoreError> {
+    let row = fetch(pool, id).await?;
+    crate::apps::find_by_id_for(pool, owner, row.app_id).await?;
+    Ok(row)
+}
+
 /// Newest first.
 pub async fn list_for_app(
     pool: &PgPool,

@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod error;
 pub mod logs;
 pub mod queue;
+pub mod users;
 
 use std::time::Duration;
 

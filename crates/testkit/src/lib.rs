@@ -1,10 +1,12 @@
 //! Helpers shared by Slipway's tests: git fixtures, a registry-free web app, HTTP and
 //! Docker conveniences. A dev-dependency only.
 
+mod auth;
 mod fixtures;
 mod git;
 mod net;
 
+pub use auth::{as_admin, database_url_of, user_with_token, with_token};
 pub use fixtures::{
     ENV_CGI, WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile,
     web_app_files_with_spec,

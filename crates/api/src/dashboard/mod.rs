@@ -5,6 +5,7 @@
 
 mod format;
 mod pages;
+pub(crate) mod session;
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -13,6 +14,7 @@ use maud::Markup;
 use slipway_store::apps::{self, AppRow, Owner};
 use slipway_store::{config_vars, deployments};
 
+use self::session::Viewer;
 use crate::routes::processes_of;
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
@@ -36,11 +38,15 @@ impl IntoResponse for PageError {
 }
 
 /// The apps, each with its newest deployment's status and its URL.
-#[utoipa::path(get, path = "/", tag = "dashboard",
+#[utoipa::path(get, path = "/", tag = "dashboard", security(()),
     responses((status = 200, description = "The dashboard: every app", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /login"),
         (status = 503, description = "The database is unavailable", content_type = "text/html", body = String)))]
-pub async fn index(State(state): State<AppState>) -> Result<Markup, PageError> {
-    let apps = apps::list(&state.pool, Owner::Any)
+pub async fn index(
+    State(state): State<AppState>,
+    Viewer(viewer): Viewer,
+) -> Result<Markup, PageError> {
+    let apps = apps::list(&state.pool, viewer.owner())
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let ids: Vec<_> = apps.iter().map(|a| a.id).collect();
@@ -58,39 +64,47 @@ pub async fn index(State(state): State<AppState>) -> Result<Markup, PageError> {
             (AppView::new(app, &state.config), newest)
         })
         .collect::<Vec<_>>();
-    Ok(pages::index(&rows))
+    Ok(pages::index(&viewer, &rows))
 }
 
 /// One app: its deployments as a timeline, live logs, config vars (masked), processes,
 /// and buttons to redeploy and roll back.
-#[utoipa::path(get, path = "/apps/{app}", tag = "dashboard", params(("app" = String, Path, description = "The app's name or id")),
+#[utoipa::path(get, path = "/apps/{app}", tag = "dashboard", security(()), params(("app" = String, Path, description = "The app's name or id")),
     responses((status = 200, description = "The app's page", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /login"),
         (status = 404, description = "No such app", content_type = "text/html", body = String)))]
 pub async fn app_page(
     State(state): State<AppState>,
+    Viewer(viewer): Viewer,
     Path(app): Path<String>,
 ) -> Result<Markup, PageError> {
-    let app = find(&state, &app).await?;
+    let app = find(&state, viewer.owner(), &app).await?;
     let live = live_view(&state, &app).await?;
-    Ok(pages::app(&AppView::new(app, &state.config), &live))
+    Ok(pages::app(
+        &viewer,
+        &AppView::new(app, &state.config),
+        &live,
+    ))
 }
 
 /// The part of an app page that changes on its own (status, timeline, processes,
 /// config), which the page's script fetches again every few seconds.
-#[utoipa::path(get, path = "/apps/{app}/live", tag = "dashboard", params(("app" = String, Path, description = "The app's name or id")),
+#[utoipa::path(get, path = "/apps/{app}/live", tag = "dashboard", security(()), params(("app" = String, Path, description = "The app's name or id")),
     responses((status = 200, description = "An HTML fragment", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: to /login"),
         (status = 404, description = "No such app", content_type = "text/html", body = String)))]
 pub async fn live(
     State(state): State<AppState>,
+    Viewer(viewer): Viewer,
     Path(app): Path<String>,
 ) -> Result<Markup, PageError> {
-    let app = find(&state, &app).await?;
+    let app = find(&state, viewer.owner(), &app).await?;
     let live = live_view(&state, &app).await?;
     Ok(pages::live(&AppView::new(app, &state.config), &live))
 }
 
 /// The dashboard's script and stylesheet, compiled into the binary.
-#[utoipa::path(get, path = "/assets/{file}", tag = "dashboard", params(("file" = String, Path, description = "`dashboard.js` or `dashboard.css`")),
+#[utoipa::path(get, path = "/assets/{file}", tag = "dashboard", security(()), params(("file" = String, Path, description = "`dashboard.js` or `dashboard.css`")),
     responses((status = 200, description = "The asset", content_type = "text/plain", body = String),
         (status = 404, description = "No such asset", body = crate::error::Body)))]
 pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
@@ -114,8 +128,8 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-async fn find(state: &AppState, app: &str) -> Result<AppRow, ApiError> {
-    apps::find(&state.pool, Owner::Any, app)
+async fn find(state: &AppState, owner: Owner, app: &str) -> Result<AppRow, ApiError> {
+    apps::find(&state.pool, owner, app)
         .await
         .map_err(|e| ApiError::store(&format!("app {app}"), e))
 }

@@ -4,12 +4,13 @@
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
 use slipway_core::DeploymentStatus;
+use slipway_store::users::Caller;
 
 use super::Live;
 use super::format::{duration_ms, short_sha, time};
 use crate::views::{AppView, DeploymentView};
 
-fn layout(title: &str, body: Markup) -> Markup {
+fn layout(title: &str, viewer: Option<&Caller>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -23,7 +24,13 @@ fn layout(title: &str, body: Markup) -> Markup {
             body {
                 header.top {
                     a.brand href="/" { "Slipway" }
-                    nav { a href="/docs" { "API docs" } }
+                    nav {
+                        a href="/docs" { "API docs" }
+                        @if let Some(viewer) = viewer {
+                            span #viewer { (viewer.name) @if viewer.is_admin { " (admin)" } }
+                            form method="post" action="/logout" { button.link type="submit" { "Sign out" } }
+                        }
+                    }
                 }
                 main { (body) }
             }
@@ -42,6 +49,7 @@ fn status_badge(status: DeploymentStatus) -> Markup {
 pub fn error(status: StatusCode, message: &str) -> Markup {
     layout(
         status.canonical_reason().unwrap_or("Error"),
+        None,
         html! {
             section.error {
                 h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
@@ -52,9 +60,32 @@ pub fn error(status: StatusCode, message: &str) -> Markup {
     )
 }
 
-pub fn index(apps: &[(AppView, Option<DeploymentView>)]) -> Markup {
+pub fn login(problem: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            section.login {
+                h1 { "Sign in" }
+                p.muted {
+                    "Paste an API token. An admin creates users and their first token; "
+                    code { "slipway tokens create" } " makes more."
+                }
+                @if let Some(problem) = problem { p #login-error.reason.bad { (problem) } }
+                form method="post" action="/login" {
+                    input #token type="password" name="token" autocomplete="current-password"
+                        placeholder="slw_…" required autofocus;
+                    button #sign-in type="submit" { "Sign in" }
+                }
+            }
+        },
+    )
+}
+
+pub fn index(viewer: &Caller, apps: &[(AppView, Option<DeploymentView>)]) -> Markup {
     layout(
         "Apps",
+        Some(viewer),
         html! {
             h1 { "Apps" }
             @if apps.is_empty() {
@@ -91,9 +122,10 @@ pub fn index(apps: &[(AppView, Option<DeploymentView>)]) -> Markup {
     )
 }
 
-pub fn app(app: &AppView, live: &Live) -> Markup {
+pub fn app(viewer: &Caller, app: &AppView, live: &Live) -> Markup {
     layout(
         &app.name,
+        Some(viewer),
         html! {
             section #app data-app=(app.name) {
                 div.heading {

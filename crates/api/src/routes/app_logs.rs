@@ -13,9 +13,10 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 use slipway_docker::{LogLine, LogStream, LogsQuery};
-use slipway_store::apps::{self, Owner};
+use slipway_store::apps;
 use slipway_store::deployments;
 
+use crate::auth::Auth;
 use crate::{ApiError, AppState};
 
 const DEFAULT_TAIL: usize = 100;
@@ -130,11 +131,12 @@ fn parse_since(raw: &str) -> Result<i64, ApiError> {
     (status = 502, description = "Docker refused to give the logs", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let params = params(&query)?;
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let current = deployments::current_release(&state.pool, app.id)

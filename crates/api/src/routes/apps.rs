@@ -8,6 +8,7 @@ use slipway_core::validate::parse_port;
 use slipway_core::{AppName, DockerfilePath, GitRef, RepoUrl};
 use slipway_store::apps::{self, NewApp, Owner};
 
+use crate::auth::Auth;
 use crate::extract::JsonBody;
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
@@ -73,10 +74,11 @@ impl CreateApp {
         (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn create(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     JsonBody(body): JsonBody<CreateApp>,
 ) -> Result<impl IntoResponse, ApiError> {
     let new = body.validate(state.config.allow_local_repos)?;
-    let (app, deployment) = apps::create(&state.pool, Owner::Any, &new)
+    let (app, deployment) = apps::create(&state.pool, Owner::User(caller.user_id), &new)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
@@ -95,8 +97,11 @@ pub async fn create(
 /// Every app.
 #[utoipa::path(get, path = "/api/v1/apps", tag = "apps",
     responses((status = 200, body = crate::openapi::AppList)))]
-pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let rows = apps::list(&state.pool, Owner::Any)
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> Result<impl IntoResponse, ApiError> {
+    let rows = apps::list(&state.pool, caller.owner())
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let views: Vec<AppView> = rows
@@ -110,9 +115,10 @@ pub async fn list(State(state): State<AppState>) -> Result<impl IntoResponse, Ap
     (status = 200, body = AppView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn show(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
 ) -> Result<Json<AppView>, ApiError> {
-    let row = apps::find(&state.pool, Owner::Any, &app)
+    let row = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     Ok(Json(AppView::new(row, &state.config)))
@@ -124,9 +130,10 @@ pub async fn show(
     (status = 204, description = "Deleted; teardown queued"), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn delete(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let row = apps::mark_deleted(&state.pool, Owner::Any, &app)
+    let row = apps::mark_deleted(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     tracing::info!(app = %row.name, app_id = %row.id, "app deleted; teardown queued");

@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use slipway_core::crypto::{self, Cipher};
 use slipway_core::envvars::{self, MAX_VARS};
-use slipway_store::apps::{self, AppRow, Owner};
+use slipway_store::apps::{self, AppRow};
 use slipway_store::config_vars::{self, Applied, Change};
 use uuid::Uuid;
 
+use crate::auth::Auth;
 use crate::extract::JsonBody;
 use crate::views::DeploymentView;
 use crate::{ApiError, AppState};
@@ -98,11 +99,12 @@ async fn current(
         (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ConfigView>, ApiError> {
     let reveal = reveal_flag(&query)?;
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     Ok(Json(ConfigView {
@@ -121,11 +123,12 @@ pub async fn get(
         (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn put(
     state: State<AppState>,
+    auth: Auth,
     app: Path<String>,
     query: Query<HashMap<String, String>>,
     body: JsonBody<BTreeMap<String, Option<String>>>,
 ) -> Result<Json<ChangeView>, ApiError> {
-    apply(state, app, query, body, true).await
+    apply(state, auth, app, query, body, true).await
 }
 
 /// Merge config vars (`null` unsets); releases the current image with them.
@@ -138,15 +141,17 @@ pub async fn put(
         (status = 503, description = "A dependency (database, Docker, secret key) is unavailable", body = crate::error::Body)))]
 pub async fn patch(
     state: State<AppState>,
+    auth: Auth,
     app: Path<String>,
     query: Query<HashMap<String, String>>,
     body: JsonBody<BTreeMap<String, Option<String>>>,
 ) -> Result<Json<ChangeView>, ApiError> {
-    apply(state, app, query, body, false).await
+    apply(state, auth, app, query, body, false).await
 }
 
 async fn apply(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     JsonBody(body): JsonBody<BTreeMap<String, Option<String>>>,
@@ -159,7 +164,7 @@ async fn apply(
             envvars::check_value(name, value).map_err(|e| ApiError::invalid(e.name, e.message))?;
         }
     }
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let mut change = Change {

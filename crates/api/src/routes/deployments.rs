@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use slipway_core::GitRef;
-use slipway_store::apps::{self, Owner};
+use slipway_store::apps;
 use slipway_store::deployments::{CancelOutcome, RollbackError};
 use slipway_store::{deployments, logs};
 use uuid::Uuid;
 
+use crate::auth::Auth;
 use crate::extract::JsonBody;
 use crate::views::DeploymentView;
 use crate::{ApiError, AppState};
@@ -36,11 +37,12 @@ pub struct CreateDeployment {
         (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn create(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<CreateDeployment>,
 ) -> Result<impl IntoResponse, ApiError> {
     let git_ref = body.git_ref.map(|r| GitRef::parse("ref", &r)).transpose()?;
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let git_ref = git_ref.map(|r| r.as_str().to_owned()).or(app.branch);
@@ -61,9 +63,10 @@ pub async fn create(
     responses((status = 200, body = crate::openapi::DeploymentList), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn list(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let rows = deployments::list_for_app(&state.pool, app.id, LIST_LIMIT)
@@ -83,11 +86,14 @@ fn deployment_id(raw: &str) -> Result<Uuid, ApiError> {
     responses((status = 200, body = DeploymentView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn show(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<DeploymentView>, ApiError> {
     let id = deployment_id(&id)?;
     let not_found = |e| ApiError::store("deployment", e);
-    let row = deployments::get(&state.pool, id).await.map_err(not_found)?;
+    let row = deployments::get_visible(&state.pool, caller.owner(), id)
+        .await
+        .map_err(not_found)?;
     let events = deployments::events(&state.pool, id)
         .await
         .map_err(not_found)?;
@@ -114,6 +120,7 @@ pub async fn show(
         (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn logs(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
@@ -140,7 +147,7 @@ pub async fn logs(
         ));
     }
     // Distinguishes "no lines yet" from "no such deployment".
-    deployments::get(&state.pool, id)
+    deployments::get_visible(&state.pool, caller.owner(), id)
         .await
         .map_err(|e| ApiError::store("deployment", e))?;
     if follow {
@@ -204,6 +211,7 @@ pub struct Rollback {
         (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn rollback(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<Rollback>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -214,7 +222,7 @@ pub async fn rollback(
                 .map_err(|_| ApiError::invalid("deployment_id", "deployment_id must be a UUID"))
         })
         .transpose()?;
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let row = deployments::rollback(&state.pool, app.id, target)
@@ -244,9 +252,13 @@ pub async fn rollback(
         (status = 409, description = "Conflict", body = crate::error::Body)))]
 pub async fn cancel(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<DeploymentView>, ApiError> {
     let id = deployment_id(&id)?;
+    deployments::get_visible(&state.pool, caller.owner(), id)
+        .await
+        .map_err(|e| ApiError::store("deployment", e))?;
     match deployments::cancel(&state.pool, id)
         .await
         .map_err(|e| ApiError::store("deployment", e))?

@@ -10,14 +10,14 @@ use crate::AppState;
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The process is up; says nothing about its dependencies.
-#[utoipa::path(get, path = "/health", tag = "health",
+#[utoipa::path(get, path = "/health", tag = "health", security(()),
     responses((status = 200, description = "Up", body = crate::openapi::Health)))]
 pub async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// Ready to serve: the database and the Docker Engine both answer.
-#[utoipa::path(get, path = "/ready", tag = "health", responses(
+#[utoipa::path(get, path = "/ready", tag = "health", security(()), responses(
     (status = 200, description = "Both answer", body = crate::openapi::Readiness),
     (status = 503, description = "`checks` says which does not", body = crate::openapi::Readiness)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -12,7 +12,7 @@ use crate::AppState;
 
 /// Prometheus text format: API request counts and latencies, and (in the same process)
 /// deployment and queue metrics.
-#[utoipa::path(get, path = "/metrics", tag = "health", responses(
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()), responses(
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let m = metrics();

@@ -6,6 +6,7 @@ mod follow;
 mod health;
 mod metrics;
 mod processes;
+mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -41,7 +42,16 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::show))
         .routes(routes!(deployments::logs))
         .routes(routes!(deployments::cancel))
+        .routes(routes!(users::me))
+        .routes(routes!(users::list_tokens, users::create_token))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(dashboard::index))
+        .routes(routes!(
+            dashboard::session::form,
+            dashboard::session::sign_in
+        ))
+        .routes(routes!(dashboard::session::sign_out))
         .routes(routes!(dashboard::app_page))
         .routes(routes!(dashboard::live))
         .routes(routes!(dashboard::asset))

@@ -8,9 +8,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
 use slipway_core::spec::{AppSpec, MAX_REPLICAS, ProcessSpec};
-use slipway_store::apps::{self, AppRow, Owner};
+use slipway_store::apps::{self, AppRow};
 use slipway_store::deployments::{self, DeploymentRow};
 
+use crate::auth::Auth;
 use crate::extract::JsonBody;
 use crate::views::ContainerView;
 use crate::{ApiError, AppState};
@@ -86,9 +87,10 @@ pub(crate) async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView
     responses((status = 200, body = ProcessesView), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
 pub async fn get(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
 ) -> Result<Json<ProcessesView>, ApiError> {
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     Ok(Json(view(&state, &app).await?))
@@ -102,6 +104,7 @@ pub async fn get(
         (status = 422, description = "Invalid input; `field` names it", body = crate::error::Body)))]
 pub async fn patch(
     State(state): State<AppState>,
+    Auth(caller): Auth,
     Path(app): Path<String>,
     JsonBody(body): JsonBody<BTreeMap<String, i64>>,
 ) -> Result<Json<ProcessesView>, ApiError> {
@@ -111,7 +114,7 @@ pub async fn patch(
             "give at least one process and its replica count, e.g. {\"web\": 2}",
         ));
     }
-    let app = apps::find(&state.pool, Owner::Any, &app)
+    let app = apps::find(&state.pool, caller.owner(), &app)
         .await
         .map_err(|e| ApiError::store("app", e))?;
     // Names are checked against the running release's spec; before the first release

@@ -5,6 +5,7 @@
 
 mod build;
 mod release;
+mod remote;
 mod spec_file;
 mod stream;
 
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use slipway_core::validate::redact;
 use slipway_core::{DeploymentStatus, Phase};
 use slipway_source::Fetched;
 use slipway_store::deployments::Kind;
@@ -97,6 +99,9 @@ impl Run<'_> {
         let id = self.job.deployment.id;
         match self.job.deployment.kind() {
             Kind::Build => {
+                remote::check(&self.job.app.repo_url, self.ctx.config.allow_local_repos)
+                    .await
+                    .map_err(|reason| Failure::new(Phase::Clone, reason))?;
                 if self.reuse_earlier_build().await? {
                     self.advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
                         .await?;
@@ -332,14 +337,15 @@ impl Run<'_> {
         let abort = Arc::new(AtomicBool::new(false));
         let (dest, flag, sink) = (self.work_dir.clone(), abort.clone(), self.log.clone());
         let task = tokio::task::spawn_blocking(move || {
-            let mut log = |line: String| sink.line("git", line);
+            // Credentials in the URL never reach the log.
+            let mut log = |line: String| sink.line("git", redact(&line, &url));
             slipway_source::fetch(&url, git_ref.as_deref(), &dest, &flag, &mut log)
         });
         let limit = self.ctx.config.clone_timeout;
         let fetched = self
             .bounded(Phase::Clone, limit, "SLIPWAY_CLONE_TIMEOUT", &abort, task)
             .await?
-            .map_err(|e| Failure::new(Phase::Clone, e.to_string()))?;
+            .map_err(|e| Failure::new(Phase::Clone, redact(&e.to_string(), &app.repo_url)))?;
         let summary = fetched
             .commit_message
             .lines()

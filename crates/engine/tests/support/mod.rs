@@ -65,11 +65,20 @@ impl Env {
         repo: &TestRepo,
         port: Option<u16>,
     ) -> (apps::AppRow, DeploymentRow) {
+        self.create_app_at(&repo.url(), port).await
+    }
+
+    /// An app whose repository is at `repo_url`, whatever that is.
+    pub async fn create_app_at(
+        &mut self,
+        repo_url: &str,
+        port: Option<u16>,
+    ) -> (apps::AppRow, DeploymentRow) {
         let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
         self.apps.push(name.clone());
         let new = NewApp {
             name,
-            repo_url: repo.url(),
+            repo_url: repo_url.to_owned(),
             branch: None,
             dockerfile: "Dockerfile".into(),
             port,

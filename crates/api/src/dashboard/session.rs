@@ -1,0 +1,105 @@
+//! Signing in to the dashboard: the user pastes an API token once; it is kept in an
+//! HttpOnly, SameSite=Strict cookie, which page scripts cannot read and other sites
+//! cannot make the browser send. The API accepts the same cookie, so the page's buttons
+//! call it as the signed-in user.
+
+use axum::Form;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::Markup;
+use serde::Deserialize;
+use slipway_store::users::Caller;
+
+use super::{PageError, pages};
+use crate::auth::{COOKIE_NAME, caller, presented};
+use crate::{ApiError, AppState};
+
+/// How long a dashboard sign-in lasts.
+const SESSION_DAYS: u32 = 30;
+
+/// The signed-in user of a dashboard page; without one, the page redirects to sign-in.
+pub struct Viewer(pub Caller);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let token = presented(parts).map_err(|e| PageError::from(e).into_response())?;
+        let found = match token {
+            Some(token) => caller(state, &token)
+                .await
+                .map_err(|e| PageError::from(e).into_response())?,
+            None => None,
+        };
+        found
+            .map(Viewer)
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// The sign-in form.
+#[utoipa::path(get, path = "/login", tag = "dashboard", security(()),
+    responses((status = 200, description = "The sign-in page", content_type = "text/html", body = String)))]
+pub async fn form() -> Markup {
+    pages::login(None)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SignIn {
+    /// An API token.
+    token: String,
+}
+
+/// Checks the token and keeps it in the session cookie.
+#[utoipa::path(post, path = "/login", tag = "dashboard", security(()),
+    request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 303, description = "Signed in: to the apps"),
+        (status = 401, description = "Not a live token: the form again, with the reason", content_type = "text/html", body = String)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Result<Response, PageError> {
+    let token = form.token.trim();
+    let valid = !token.is_empty()
+        && token.chars().all(|c| c.is_ascii_graphic())
+        && caller(&state, token).await?.is_some();
+    if !valid {
+        let page = pages::login(Some("That token is not valid (or was revoked)."));
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    }
+    let cookie = format!(
+        "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        SESSION_DAYS * 24 * 3600,
+        if over_https(&headers) { "; Secure" } else { "" }
+    );
+    Ok(with_cookie(Redirect::to("/"), &cookie)?)
+}
+
+/// Forgets the session cookie.
+#[utoipa::path(post, path = "/logout", tag = "dashboard", security(()),
+    responses((status = 303, description = "Signed out: to the sign-in page")))]
+pub async fn sign_out() -> Result<Response, PageError> {
+    let cookie = format!("{COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    Ok(with_cookie(Redirect::to("/login"), &cookie)?)
+}
+
+/// Behind Traefik with TLS on, the original scheme arrives in X-Forwarded-Proto: the
+/// cookie is then marked Secure. Reached over plain HTTP it must not be, or the browser
+/// would never send it back.
+fn over_https(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn with_cookie(redirect: Redirect, cookie: &str) -> Result<Response, ApiError> {
+    let value =
+        HeaderValue::from_str(cookie).map_err(|e| ApiError::internal("session cookie", e))?;
+    let mut response = redirect.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, value);
+    Ok(response)
+}

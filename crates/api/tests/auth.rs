@@ -1,0 +1,533 @@
+//! Authentication and tenant isolation, checked against every route the OpenAPI
+//! document lists, so that a route added later is covered without editing this file.
+
+#![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use slipway_api::{AppState, router};
+use slipway_core::Config;
+use slipway_store::PgPool;
+use slipway_testkit::user_with_token;
+use tower::ServiceExt;
+
+fn api(pool: PgPool) -> Router {
+    let config = Config::for_tests("unused", "slipway-test-auth", std::env::temp_dir());
+    router(AppState::new(pool, config))
+}
+
+struct Reply {
+    status: StatusCode,
+    json: Value,
+    text: String,
+    headers: axum::http::HeaderMap,
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some((name, value)) = auth {
+        request = request.header(name, value);
+    }
+    let request = request
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// (method, path template, public) for every documented operation.
+fn operations() -> Vec<(String, String, bool)> {
+    let doc = serde_json::to_value(slipway_api::openapi_document()).unwrap();
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            // `security: [{}]` marks a route that needs no token.
+            let public = op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
+            });
+            out.push((method.to_uppercase(), path.clone(), public));
+        }
+    }
+    out
+}
+
+/// A body each write route accepts, so that it reaches the app lookup.
+fn body_for(method: &str, path: &str) -> Option<Value> {
+    let body = if path.ends_with("/processes") {
+        json!({"web": 1})
+    } else if path.ends_with("/config") {
+        json!({"GREETING": "hi"})
+    } else {
+        json!({})
+    };
+    matches!(method, "POST" | "PUT" | "PATCH").then_some(body)
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
+    let app = api(pool.clone());
+    let (_, token) = user_with_token(&pool, false).await;
+    let revoked = {
+        let (_, t) = user_with_token(&pool, false).await;
+        let reply = send(
+            &app,
+            "DELETE",
+            &format!("/api/v1/tokens/{}", &t[..12]),
+            Some(("authorization", &bearer(&t))),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+        t
+    };
+    let mut checked = 0;
+    for (method, path, public) in operations() {
+        let uri = path
+            .replace("{app}", "some-app")
+            .replace("{id}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b")
+            .replace("{token}", "slw_00000000")
+            .replace("{file}", "dashboard.js");
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        assert!(!public, "{method} {path} is public but under /api/v1");
+        let bad = [
+            None,
+            Some(("authorization", "Bearer slw_not_a_token".to_owned())),
+            Some(("authorization", "Basic dXNlcjpwYXNz".to_owned())),
+            Some(("authorization", bearer(&revoked))),
+            Some(("cookie", "slipway_token=slw_not_a_token".to_owned())),
+        ];
+        for auth in bad {
+            let auth_ref = auth.as_ref().map(|(n, v)| (*n, v.as_str()));
+            let reply = send(&app, &method, &uri, auth_ref, body_for(&method, &path)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri} with {auth:?}: {}",
+                reply.text
+            );
+            assert_eq!(
+                reply.json["error"]["code"], "unauthorized",
+                "{}",
+                reply.text
+            );
+            assert!(
+                reply.headers.contains_key(header::WWW_AUTHENTICATE),
+                "{method} {uri}: no WWW-Authenticate"
+            );
+        }
+        // The same request with a live token gets past authentication.
+        let ok = send(
+            &app,
+            &method,
+            &uri,
+            Some(("authorization", &bearer(&token))),
+            body_for(&method, &path),
+        )
+        .await;
+        assert_ne!(
+            ok.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri}: {}",
+            ok.text
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} API operations checked");
+
+    // The public routes answer without a token.
+    for uri in [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/login",
+    ] {
+        let reply = send(&app, "GET", uri, None, None).await;
+        assert_ne!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
+    }
+    // The dashboard sends an unknown visitor to sign in.
+    let reply = send(&app, "GET", "/", None, None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.headers[header::LOCATION], "/login");
+}
+
+/// User B probes user A's app and deployment through every route that names one: each
+/// answer is a 404, exactly as for a name that does not exist, never a 403 or a success.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn another_users_apps_and_deployments_do_not_exist_for_them(pool: PgPool) {
+    let app = api(pool.clone());
+    let (_, alice) = user_with_token(&pool, false).await;
+    let (_, bob) = user_with_token(&pool, false).await;
+    let (_, admin) = user_with_token(&pool, true).await;
+    let alice_auth = bearer(&alice);
+    let as_alice = Some(("authorization", alice_auth.as_str()));
+    let bob_auth = bearer(&bob);
+    let as_bob = Some(("authorization", bob_auth.as_str()));
+
+    let created = send(
+        &app,
+        "POST",
+        "/api/v1/apps",
+        as_alice,
+        Some(json!({"name": "alices-app", "repo_url": "https://example.com/a/b.git"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let deployment = created.json["deployment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app_id = created.json["id"].as_str().unwrap().to_owned();
+
+    let mut probed = 0;
+    for (method, path, _) in operations() {
+        let names_app = path.contains("{app}");
+        let names_deployment = path.contains("{id}");
+        if !names_app && !names_deployment {
+            continue;
+        }
+        // By name and by id: both must stay hidden.
+        for app_ref in ["alices-app", app_id.as_str()] {
+            let uri = path.replace("{app}", app_ref).replace("{id}", &deployment);
+            let theirs = send(&app, &method, &uri, as_bob, body_for(&method, &path)).await;
+            let missing_uri = path
+                .replace("{app}", "no-such-app")
+                .replace("{id}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
+            let missing = send(
+                &app,
+                &method,
+                &missing_uri,
+                as_bob,
+                body_for(&method, &path),
+            )
+            .await;
+            assert_eq!(
+                theirs.status,
+                StatusCode::NOT_FOUND,
+                "{method} {uri} as another user: {}",
+                theirs.text
+            );
+            assert_eq!(
+                missing.status,
+                StatusCode::NOT_FOUND,
+                "{method} {missing_uri}"
+            );
+            if path.starts_with("/api/v1/") {
+                assert_eq!(
+                    theirs.json["error"]["code"], missing.json["error"]["code"],
+                    "{method} {uri}: the answer must not tell an existing app apart"
+                );
+            }
+            probed += 1;
+        }
+    }
+    assert!(probed >= 14, "only {probed} probes");
+
+    // Bob's list is empty; Alice still has her app, untouched by Bob's attempts.
+    let bobs = send(&app, "GET", "/api/v1/apps", as_bob, None).await;
+    assert_eq!(bobs.json, json!({"apps": []}));
+    let alices = send(&app, "GET", "/api/v1/apps/alices-app", as_alice, None).await;
+    assert_eq!(alices.status, StatusCode::OK, "{}", alices.text);
+    let d = send(
+        &app,
+        "GET",
+        &format!("/api/v1/deployments/{deployment}"),
+        as_alice,
+        None,
+    )
+    .await;
+    assert_eq!(
+        d.json["status"], "pending",
+        "Bob's cancel must not have reached it"
+    );
+    // An admin sees every app.
+    let all = send(
+        &app,
+        "GET",
+        "/api/v1/apps",
+        Some(("authorization", &bearer(&admin))),
+        None,
+    )
+    .await;
+    assert_eq!(all.json["apps"][0]["name"], "alices-app", "{}", all.text);
+    // Bob's own app with the same name cannot exist (names are subdomains): a 409.
+    let clash = send(
+        &app,
+        "POST",
+        "/api/v1/apps",
+        as_bob,
+        Some(json!({"name": "alices-app", "repo_url": "https://example.com/c/d.git"})),
+    )
+    .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn tokens_are_shown_once_listed_by_prefix_and_revoked(pool: PgPool) {
+    let app = api(pool.clone());
+    let (user, first) = user_with_token(&pool, false).await;
+    let auth = bearer(&first);
+    let me = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(me.json["name"], user.name.as_str());
+    assert_eq!(me.json["is_admin"], false);
+
+    let created = send(
+        &app,
+        "POST",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        Some(json!({"name": "ci"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let second = created.json["token"].as_str().unwrap().to_owned();
+    assert!(second.starts_with("slw_") && second.len() > 50, "{second}");
+    assert_eq!(created.json["prefix"], &second[..12]);
+
+    let list = send(
+        &app,
+        "GET",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        list.json["tokens"].as_array().unwrap().len(),
+        2,
+        "{}",
+        list.text
+    );
+    assert!(!list.text.contains(&second) && !list.text.contains(&first));
+    assert_eq!(list.json["tokens"][0]["name"], "ci");
+
+    let invalid = send(
+        &app,
+        "POST",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        Some(json!({"name": ""})),
+    )
+    .await;
+    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(invalid.json["error"]["field"], "name");
+
+    // The second token revokes the first by prefix; the first stops working at once.
+    let revoke = send(
+        &app,
+        "DELETE",
+        &format!("/api/v1/tokens/{}", &first[..12]),
+        Some(("authorization", &bearer(&second))),
+        None,
+    )
+    .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.text);
+    let gone = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+    // Another user's token cannot be revoked (or even seen) by prefix.
+    let (_, other) = user_with_token(&pool, false).await;
+    let foreign = send(
+        &app,
+        "DELETE",
+        &format!("/api/v1/tokens/{}", &other[..12]),
+        Some(("authorization", &bearer(&second))),
+        None,
+    )
+    .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let still = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &bearer(&other))),
+        None,
+    )
+    .await;
+    assert_eq!(still.status, StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn only_admins_manage_users(pool: PgPool) {
+    let app = api(pool.clone());
+    let (_, admin) = user_with_token(&pool, true).await;
+    let (_, plain) = user_with_token(&pool, false).await;
+    let as_admin = bearer(&admin);
+    let as_plain = bearer(&plain);
+
+    let denied = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(("authorization", &as_plain)),
+        Some(json!({"name": "mallory", "admin": true})),
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
+    let denied = send(
+        &app,
+        "GET",
+        "/api/v1/users",
+        Some(("authorization", &as_plain)),
+        None,
+    )
+    .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+
+    let created = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(("authorization", &as_admin)),
+        Some(json!({"name": "carol"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.json["user"]["is_admin"], false);
+    let carol = created.json["token"]["token"].as_str().unwrap();
+    let me = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &bearer(carol))),
+        None,
+    )
+    .await;
+    assert_eq!(me.json["name"], "carol");
+
+    let again = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(("authorization", &as_admin)),
+        Some(json!({"name": "carol"})),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let bad = send(
+        &app,
+        "POST",
+        "/api/v1/users",
+        Some(("authorization", &as_admin)),
+        Some(json!({"name": "Carol Smith"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json["error"]["field"], "name");
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn the_dashboard_session_cookie_is_httponly_and_works_for_the_api(pool: PgPool) {
+    let app = api(pool.clone());
+    let (_, token) = user_with_token(&pool, false).await;
+    let request = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
+    let pair = cookie.split(';').next().unwrap();
+    let apps = send(&app, "GET", "/api/v1/apps", Some(("cookie", pair)), None).await;
+    assert_eq!(apps.status, StatusCode::OK, "{}", apps.text);
+    let page = send(&app, "GET", "/", Some(("cookie", pair)), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+
+    let wrong = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("token=slw_wrong"))
+        .unwrap();
+    let response = app.clone().oneshot(wrong).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(!response.headers().contains_key(header::SET_COOKIE));
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn the_configured_admin_token_replaces_the_one_before_it(pool: PgPool) {
+    use slipway_core::token;
+    use slipway_store::users;
+    let app = api(pool.clone());
+    let me = |t: String| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                "GET",
+                "/api/v1/me",
+                Some(("authorization", &bearer(&t))),
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    let one = "a".repeat(40);
+    let two = "b".repeat(40);
+    users::sync_admin_token(&pool, "admin", Some(&token::from_text(one.clone())))
+        .await
+        .unwrap();
+    assert_eq!(me(one.clone()).await, StatusCode::OK);
+    // A restart with the same token changes nothing.
+    users::sync_admin_token(&pool, "admin", Some(&token::from_text(one.clone())))
+        .await
+        .unwrap();
+    assert_eq!(me(one.clone()).await, StatusCode::OK);
+    users::sync_admin_token(&pool, "admin", Some(&token::from_text(two.clone())))
+        .await
+        .unwrap();
+    assert_eq!(me(one.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(two.clone()).await, StatusCode::OK);
+    users::sync_admin_token(&pool, "admin", None).await.unwrap();
+    assert_eq!(me(two).await, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,40 @@
+//! Before git talks to a remote: the host's addresses, resolved now, must not be ones
+//! the API would have refused as literals (link-local, cloud metadata, loopback). A
+//! name that resolves to 169.254.169.254 is as dangerous as the address itself.
+
+use slipway_core::validate::{forbidden_ip, url_host};
+
+/// `Err` with the reason a user can act on. A name that does not resolve passes: git's
+/// own error then says so in the clone phase.
+pub async fn check(url: &str, allow_local: bool) -> Result<(), String> {
+    let Some(host) = url_host(url) else {
+        return Ok(());
+    };
+    let Ok(addrs) = tokio::net::lookup_host((host, 0)).await else {
+        return Ok(());
+    };
+    for addr in addrs {
+        if let Some(reason) = forbidden_ip(addr.ip(), allow_local) {
+            return Err(format!("{host} resolves to {}: {reason}", addr.ip()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused_unless_local_is_allowed() {
+        let refused = check("https://localhost/x.git", false).await.unwrap_err();
+        assert!(refused.contains("loopback"), "{refused}");
+        assert!(check("https://localhost/x.git", true).await.is_ok());
+        assert!(check("/srv/repo", false).await.is_ok());
+        assert!(
+            check("https://no-such-host.invalid/x.git", false)
+                .await
+                .is_ok()
+        );
+    }
+}
