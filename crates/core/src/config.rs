@@ -109,6 +109,8 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// Most processes/threads one app container may run (SLIPWAY_PIDS_LIMIT).
+    pub pids_limit: i64,
     /// An admin's API token chosen by the operator (SLIPWAY_ADMIN_TOKEN); the API makes
     /// it the `admin` user's at start-up.
     pub admin_token: Option<Secret>,
@@ -189,6 +191,7 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            pids_limit: parse_num("SLIPWAY_PIDS_LIMIT", var("SLIPWAY_PIDS_LIMIT"), 512i64, 16)?,
             admin_token: var("SLIPWAY_ADMIN_TOKEN")
                 .map(|t| parse_admin_token(t.trim()))
                 .transpose()?,
@@ -243,6 +246,7 @@ impl Config {
             secret_key: Some(SecretKey([42; 32])),
             worker_metrics_port: None,
             admin_token: None,
+            pids_limit: 512,
         }
     }
 

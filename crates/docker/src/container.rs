@@ -51,7 +51,21 @@ pub struct ContainerSpec {
     /// the API (`docker kill` gives exit code 137 and `RestartCount` 0); a process
     /// killed from inside the container or by the kernel does count as a failure.
     pub restart_max_retries: Option<i64>,
+    /// Most processes and threads the container may have at once (fork bombs stop there).
+    pub pids_limit: Option<i64>,
 }
+
+/// The capabilities an app keeps of Docker's defaults: binding ports below 1024, and what
+/// a server needs to drop from root to its own user at start-up (nginx, Apache, most
+/// official images). Everything else (raw sockets, mknod, chroot, ...) is dropped.
+pub const APP_CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "SETGID",
+    "SETUID",
+    "NET_BIND_SERVICE",
+];
 
 /// A started container and where to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -142,6 +156,15 @@ impl DockerClient {
                 memory: spec.memory,
                 memory_swap: spec.memory,
                 nano_cpus: spec.nano_cpus,
+                pids_limit: spec.pids_limit,
+                // setuid binaries cannot regain what was dropped.
+                security_opt: Some(vec!["no-new-privileges:true".to_owned()]),
+                cap_drop: Some(vec!["ALL".to_owned()]),
+                cap_add: Some(APP_CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
+                privileged: Some(false),
+                // No binds, no mounts, no Docker socket: an app sees only its image.
+                binds: None,
+                mounts: None,
                 ..Default::default()
             }),
             networking_config: Some(NetworkingConfig {

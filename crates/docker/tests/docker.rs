@@ -28,6 +28,7 @@ fn spec(name: &str, image: &str, network: &str) -> ContainerSpec {
         memory: None,
         nano_cpus: None,
         restart_max_retries: None,
+        pids_limit: None,
     }
 }
 

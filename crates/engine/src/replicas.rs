@@ -138,6 +138,7 @@ impl Release {
             memory,
             nano_cpus: cpus.map(|c| (c * 1e9) as i64),
             restart_max_retries: Some(config.restart_max_retries),
+            pids_limit: Some(config.pids_limit),
         }
     }
 
