@@ -66,10 +66,13 @@ impl FromRequestParts<AppState> for Auth {
                 "this route needs an API token: send `Authorization: Bearer <token>`",
             ));
         };
-        match caller(state, &token).await? {
-            Some(caller) => Ok(Auth(caller)),
-            None => Err(unauthorized("the token is invalid or has been revoked")),
+        let Some(caller) = caller(state, &token).await? else {
+            return Err(unauthorized("the token is invalid or has been revoked"));
+        };
+        if let Some(limits) = &state.limits {
+            limits.check(caller.token_id)?;
         }
+        Ok(Auth(caller))
     }
 }
 

@@ -14,6 +14,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Seconds, for the Retry-After header of a 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -40,6 +42,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -49,7 +52,13 @@ impl ApiError {
             code: "invalid_field",
             message: message.into(),
             field: Some(field.into()),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -78,6 +87,7 @@ impl ApiError {
                 code: "conflict",
                 message: format!("{field} is already taken"),
                 field: Some(field.to_owned()),
+                retry_after: None,
             },
             StoreError::Db(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
@@ -115,6 +125,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -12,6 +12,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Seals and opens config vars; `None` without SLIPWAY_SECRET_KEY.
     pub cipher: Option<Cipher>,
+    /// Requests per token; `None` when SLIPWAY_RATE_LIMIT is 0.
+    pub(crate) limits: Option<Arc<crate::limits::RateLimits>>,
     docker: Arc<OnceCell<DockerClient>>,
 }
 
@@ -21,6 +23,7 @@ impl AppState {
         Self {
             pool,
             cipher,
+            limits: crate::limits::RateLimits::new(config.rate_limit).map(Arc::new),
             config: Arc::new(config),
             docker: Arc::new(OnceCell::new()),
         }

@@ -109,6 +109,10 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// API requests per minute per token (SLIPWAY_RATE_LIMIT); 0: no limit.
+    pub rate_limit: u32,
+    /// Longest an API request may take to produce its response.
+    pub request_timeout: Duration,
     /// Most processes/threads one app container may run (SLIPWAY_PIDS_LIMIT).
     pub pids_limit: i64,
     /// An admin's API token chosen by the operator (SLIPWAY_ADMIN_TOKEN); the API makes
@@ -191,6 +195,12 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            rate_limit: parse_num("SLIPWAY_RATE_LIMIT", var("SLIPWAY_RATE_LIMIT"), 600u32, 0)?,
+            request_timeout: parse_duration(
+                "SLIPWAY_REQUEST_TIMEOUT",
+                var("SLIPWAY_REQUEST_TIMEOUT"),
+                Duration::from_secs(30),
+            )?,
             pids_limit: parse_num("SLIPWAY_PIDS_LIMIT", var("SLIPWAY_PIDS_LIMIT"), 512i64, 16)?,
             admin_token: var("SLIPWAY_ADMIN_TOKEN")
                 .map(|t| parse_admin_token(t.trim()))
@@ -247,6 +257,8 @@ impl Config {
             worker_metrics_port: None,
             admin_token: None,
             pids_limit: 512,
+            rate_limit: 600,
+            request_timeout: Duration::from_secs(30),
         }
     }
 

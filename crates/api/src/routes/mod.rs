@@ -77,6 +77,10 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::limits::time_limit,
+        ))
         .route_layer(axum::middleware::from_fn(metrics::track))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
