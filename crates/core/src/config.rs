@@ -109,6 +109,8 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// Bytes of build and release output stored per deployment (SLIPWAY_LOG_LIMIT).
+    pub log_limit: u64,
     /// API requests per minute per token (SLIPWAY_RATE_LIMIT); 0: no limit.
     pub rate_limit: u32,
     /// Longest an API request may take to produce its response.
@@ -195,6 +197,18 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            log_limit: match var("SLIPWAY_LOG_LIMIT") {
+                None => 10 * 1024 * 1024,
+                Some(raw) => crate::spec::parse_bytes(&raw)
+                    .filter(|b| *b >= 1024)
+                    .ok_or_else(|| {
+                        invalid(
+                            "SLIPWAY_LOG_LIMIT",
+                            &raw,
+                            "expected a size of at least 1k, like 10m",
+                        )
+                    })?,
+            },
             rate_limit: parse_num("SLIPWAY_RATE_LIMIT", var("SLIPWAY_RATE_LIMIT"), 600u32, 0)?,
             request_timeout: parse_duration(
                 "SLIPWAY_REQUEST_TIMEOUT",
@@ -258,6 +272,7 @@ impl Config {
             admin_token: None,
             pids_limit: 512,
             rate_limit: 600,
+            log_limit: 10 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
         }
     }

@@ -472,3 +472,68 @@ async fn a_newer_deployment_stops_an_in_flight_build_at_once(pool: PgPool) {
         .await;
     env.teardown().await;
 }
+
+/// A build that floods its output: what is stored stops at SLIPWAY_LOG_LIMIT with a
+/// marker saying so, the worker carries on, and Slipway's own lines (the outcome) are
+/// still written after it.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_flooding_build_is_cut_at_the_log_limit_and_still_deploys(pool: PgPool) {
+    let limit = 64 * 1024;
+    let mut env = Env::with(pool, |c| c.log_limit = limit).await;
+    env.start_worker("w1");
+    // About 1.9 MB of numbers, one per line (after a long line of spaces); the run's
+    // own id keeps Docker's layer cache from replaying an earlier run's step silently.
+    let flood = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n\
+         RUN [\"/bin/busybox\",\"sh\",\"-c\",\"echo {}; /bin/busybox printf '%20000s\\\\n' x; /bin/busybox seq 1 300000\"]\n\
+         CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]\n",
+        Uuid::new_v4()
+    );
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("flooded", &flood));
+    let (_, first) = env.create_app(&repo, None).await;
+    let done = env.wait_running(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Running);
+    env.wait_for_log(first.id, "Deployment is running").await;
+    let lines = slipway_store::logs::page(&env.pool, first.id, 0, 100_000)
+        .await
+        .unwrap();
+    let build_bytes: usize = lines
+        .iter()
+        .filter(|l| l.stream == "build")
+        .map(|l| l.line.len() + 1)
+        .sum();
+    assert!(
+        build_bytes <= limit as usize,
+        "{build_bytes} bytes of build output stored"
+    );
+    assert!(
+        build_bytes > limit as usize / 2,
+        "{build_bytes}: the budget was used"
+    );
+    let marker = lines
+        .iter()
+        .position(|l| {
+            l.line
+                .starts_with("Log truncated: this deployment's output passed 64 KiB")
+        })
+        .expect("a truncation marker");
+    assert!(
+        lines[marker..]
+            .iter()
+            .any(|l| l.line.starts_with("Deployment is running")),
+        "the outcome follows the marker: {:?}",
+        lines[marker.saturating_sub(3)..]
+            .iter()
+            .map(|l| (
+                l.stream.as_str(),
+                l.line.chars().take(80).collect::<String>()
+            ))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        !lines.iter().any(|l| l.line == "300000"),
+        "the end of the flood is dropped"
+    );
+
+    env.teardown().await;
+}

@@ -54,7 +54,7 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: Cancella
         ctx.config.lease_duration,
         lost.clone(),
     );
-    let (log, writer) = LogSink::start(ctx.pool.clone(), id);
+    let (log, writer) = LogSink::start(ctx.pool.clone(), id, ctx.config.log_limit);
     let mut run = Run {
         ctx,
         worker_id,
