@@ -5,6 +5,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+mod idempotency;
 mod limits;
 pub mod openapi;
 mod routes;

@@ -42,7 +42,11 @@ pub fn from_text(token: String) -> NewToken {
 }
 
 pub fn hash(token: &str) -> Vec<u8> {
-    Sha256::digest(token.as_bytes()).to_vec()
+    sha256(token.as_bytes())
+}
+
+pub fn sha256(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
 }
 
 /// `slw_1a2b3c4d` for generated tokens; for others only their first 4 characters, which

@@ -5,6 +5,7 @@ pub mod apps;
 pub mod config_vars;
 pub mod deployments;
 pub mod error;
+pub mod idempotency;
 pub mod logs;
 pub mod queue;
 pub mod users;

@@ -79,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            crate::idempotency::remember,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             crate::limits::time_limit,
         ))
         .route_layer(axum::middleware::from_fn(metrics::track))
