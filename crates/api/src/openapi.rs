@@ -49,6 +49,72 @@ impl utoipa::Modify for BearerToken {
     }
 }
 
+/// Answers every API operation can give whatever its handler does: no valid token (401),
+/// over the rate (429), the database or the time limit (503); for a POST, an
+/// Idempotency-Key problem (409, 422). Bodies are optional everywhere: an empty body
+/// reads as `{}`.
+/// Applied once the routes are in the document (see `routes::parts`).
+pub(crate) struct CommonAnswers;
+
+impl utoipa::Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, Required, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.put, false),
+                (&mut item.post, true),
+                (&mut item.patch, false),
+                (&mut item.delete, false),
+            ];
+            for (operation, is_post) in operations {
+                let Some(op) = operation.as_mut() else {
+                    continue;
+                };
+                if let Some(utoipa::openapi::RefOr::T(body)) = op.request_body.as_mut() {
+                    body.required = Some(Required::False);
+                }
+                if !path.starts_with("/api/v1/") {
+                    continue;
+                }
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description).into());
+                };
+                add("401", "No valid token");
+                add("429", "Over the token's request rate; see Retry-After");
+                add(
+                    "503",
+                    "The database is unavailable, or the request took too long",
+                );
+                if is_post {
+                    add(
+                        "409",
+                        "A request with this Idempotency-Key is still being answered",
+                    );
+                    add(
+                        "422",
+                        "Invalid input, or an Idempotency-Key used for another request",
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// `GET /api/v1/apps`
 #[derive(Serialize, ToSchema)]
 pub struct AppList {

@@ -145,6 +145,11 @@ fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
+            if path.starts_with("/api/v1/") {
+                for code in ["401", "429", "503"] {
+                    assert!(responses.contains_key(code), "{method} {path} lacks {code}");
+                }
+            }
             assert!(
                 responses
                     .keys()

@@ -117,8 +117,8 @@ pub async fn tokens(pool: &PgPool, user_id: Uuid) -> Result<Vec<TokenRow>, Store
     .await?)
 }
 
-/// Revokes one of the user's tokens, named by id or prefix. A prefix that matches more
-/// than one live token is a conflict: the user must give the id.
+/// Revokes one of the user's tokens, named by id, prefix or its whole text. A prefix
+/// that matches more than one live token is a conflict: the user must give the id.
 pub async fn revoke(
     pool: &PgPool,
     user_id: Uuid,
@@ -128,12 +128,13 @@ pub async fn revoke(
     let mut tx = pool.begin().await?;
     let matches: Vec<TokenRow> = sqlx::query_as(
         "SELECT id, user_id, prefix, name, created_at, last_used_at FROM api_tokens
-         WHERE user_id = $1 AND revoked_at IS NULL AND (id = $2 OR prefix = $3)
+         WHERE user_id = $1 AND revoked_at IS NULL AND (id = $2 OR prefix = $3 OR hash = $4)
          FOR UPDATE",
     )
     .bind(user_id)
     .bind(id)
     .bind(id_or_prefix)
+    .bind(slipway_core::token::hash(id_or_prefix))
     .fetch_all(&mut *tx)
     .await?;
     let token = match matches.as_slice() {

@@ -56,12 +56,19 @@ pub struct SignIn {
 #[utoipa::path(post, path = "/login", tag = "dashboard", security(()),
     request_body(content = SignIn, content_type = "application/x-www-form-urlencoded"),
     responses((status = 303, description = "Signed in: to the apps"),
+        (status = 400, description = "Not a sign-in form: the form again", content_type = "text/html", body = String),
         (status = 401, description = "Not a live token: the form again, with the reason", content_type = "text/html", body = String)))]
 pub async fn sign_in(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Form(form): Form<SignIn>,
+    form: Result<Form<SignIn>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
+    let Ok(Form(form)) = form else {
+        let page = pages::login(Some(
+            "Sign in with the form: paste a token and press Sign in.",
+        ));
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    };
     let token = form.token.trim();
     let valid = !token.is_empty()
         && token.chars().all(|c| c.is_ascii_graphic())

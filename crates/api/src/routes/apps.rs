@@ -17,8 +17,14 @@ use crate::{ApiError, AppState};
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
     /// DNS label, 1–63 of `a-z0-9-`: also the subdomain.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+    )]
     name: Option<String>,
     /// `https://`, `http://`, `ssh://` or `git@host:path`.
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 2048)]
     repo_url: Option<String>,
     /// None: the repository's default branch.
     branch: Option<String>,

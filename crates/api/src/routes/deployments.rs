@@ -198,6 +198,7 @@ fn number(
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     /// The release to serve again; default: the one before the current.
+    #[schema(value_type = Option<uuid::Uuid>)]
     deployment_id: Option<String>,
 }
 

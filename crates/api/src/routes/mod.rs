@@ -57,13 +57,21 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::asset))
 }
 
+/// The routes and their document, completed with the answers every operation shares
+/// (which can only be added once the operations are in it).
+fn parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut doc) = documented().split_for_parts();
+    utoipa::Modify::modify(&crate::openapi::CommonAnswers, &mut doc);
+    (routes, doc)
+}
+
 /// The OpenAPI document served at `/api/v1/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+    parts().1
 }
 
 pub fn router(state: AppState) -> Router {
-    let (routes, doc) = documented().split_for_parts();
+    let (routes, doc) = parts();
     // Swagger UI's assets are compiled in (`vendored`): /docs works offline.
     let docs = SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc);
     routes

@@ -101,6 +101,11 @@ pub struct CreateToken {
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// 1–63 of `a-z0-9-`.
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+    )]
     name: Option<String>,
     #[serde(default)]
     admin: bool,
@@ -173,7 +178,7 @@ pub async fn create_token(
 
 /// Revoke one of the caller's tokens, by id or prefix. It stops working at once.
 #[utoipa::path(delete, path = "/api/v1/tokens/{token}", tag = "users",
-    params(("token" = String, Path, description = "The token's id or prefix")),
+    params(("token" = String, Path, description = "The token's id, prefix or whole text")),
     responses((status = 204, description = "Revoked"), (status = 401, description = "No valid token", body = crate::error::Body),
         (status = 404, description = "No such token", body = crate::error::Body),
         (status = 409, description = "The prefix matches several tokens: give the id", body = crate::error::Body)))]
