@@ -109,6 +109,10 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// The most a repository fetch may transfer (SLIPWAY_MAX_REPO_SIZE).
+    pub max_repo_size: u64,
+    /// The most file content a build context may hold (SLIPWAY_MAX_CONTEXT_SIZE).
+    pub max_context_size: u64,
     /// Bytes of build and release output stored per deployment (SLIPWAY_LOG_LIMIT).
     pub log_limit: u64,
     /// API requests per minute per token (SLIPWAY_RATE_LIMIT); 0: no limit.
@@ -197,6 +201,16 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            max_repo_size: parse_size(
+                "SLIPWAY_MAX_REPO_SIZE",
+                var("SLIPWAY_MAX_REPO_SIZE"),
+                1 << 30,
+            )?,
+            max_context_size: parse_size(
+                "SLIPWAY_MAX_CONTEXT_SIZE",
+                var("SLIPWAY_MAX_CONTEXT_SIZE"),
+                512 << 20,
+            )?,
             log_limit: match var("SLIPWAY_LOG_LIMIT") {
                 None => 10 * 1024 * 1024,
                 Some(raw) => crate::spec::parse_bytes(&raw)
@@ -273,6 +287,8 @@ impl Config {
             pids_limit: 512,
             rate_limit: 600,
             log_limit: 10 * 1024 * 1024,
+            max_repo_size: 1 << 30,
+            max_context_size: 512 << 20,
             request_timeout: Duration::from_secs(30),
         }
     }
@@ -288,6 +304,22 @@ impl Config {
             crate::labels::host(subdomain, &self.base_domain)
         )
     }
+}
+
+/// A size like `512m` or `1g`, at least 1 KiB.
+fn parse_size(name: &'static str, raw: Option<String>, default: u64) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    crate::spec::parse_bytes(&raw)
+        .filter(|b| *b >= 1024)
+        .ok_or_else(|| {
+            invalid(
+                name,
+                &raw,
+                "expected a size of at least 1k, like 512m or 1g",
+            )
+        })
 }
 
 fn parse_admin_token(raw: &str) -> Result<Secret, ConfigError> {

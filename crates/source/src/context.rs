@@ -24,9 +24,12 @@ const MODE_SYMLINK: i32 = 0o120000;
 const MODE_GITLINK: i32 = 0o160000;
 
 /// Writes the context of `fetched`'s commit to `out` as a complete tar archive.
+/// `max_bytes`: the most file content the context may hold (ignored files excluded);
+/// past it, [`SourceError::TooLarge`].
 pub fn write_context<W: Write>(
     fetched: &Fetched,
     dockerfile: &str,
+    max_bytes: u64,
     out: W,
     cancel: &AtomicBool,
     log: &mut dyn FnMut(String),
@@ -60,6 +63,7 @@ pub fn write_context<W: Write>(
         tar: tar::Builder::new(out),
         ignore,
         dockerfile,
+        max_bytes,
         cancel,
         log,
         summary: ContextSummary::default(),
@@ -74,6 +78,7 @@ struct ContextWriter<'a, W: Write> {
     tar: tar::Builder<W>,
     ignore: DockerIgnore,
     dockerfile: &'a str,
+    max_bytes: u64,
     cancel: &'a AtomicBool,
     log: &'a mut dyn FnMut(String),
     summary: ContextSummary,
@@ -120,6 +125,15 @@ impl<W: Write> ContextWriter<'_, W> {
     }
 
     fn file(&mut self, path: &str, data: &[u8], executable: bool) -> Result<(), SourceError> {
+        if self.summary.bytes + data.len() as u64 > self.max_bytes {
+            return Err(SourceError::TooLarge {
+                what: "the build context",
+                limit: crate::fetch::human_bytes(
+                    usize::try_from(self.max_bytes).unwrap_or(usize::MAX),
+                ),
+                setting: "SLIPWAY_MAX_CONTEXT_SIZE",
+            });
+        }
         let mut header = header(
             tar::EntryType::Regular,
             if executable { 0o755 } else { 0o644 },

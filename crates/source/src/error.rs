@@ -14,6 +14,12 @@ pub enum SourceError {
     Dockerignore { line: usize, message: String },
     #[error("cancelled")]
     Cancelled,
+    #[error("{what} is larger than {limit}, the most this server accepts ({setting})")]
+    TooLarge {
+        what: &'static str,
+        limit: String,
+        setting: &'static str,
+    },
     #[error("git: {0}")]
     Git(#[from] git2::Error),
     #[error("could not write the build context: {0}")]

@@ -24,10 +24,13 @@ pub struct Fetched {
 
 /// Fetches `git_ref` (a branch, tag or commit sha; `None` for the remote's default
 /// branch) from `url` into `dest`, shallowly where the transport allows it.
+/// `max_bytes`: the most the remote may send; past it the fetch stops with
+/// [`SourceError::TooLarge`].
 pub fn fetch(
     url: &str,
     git_ref: Option<&str>,
     dest: &Path,
+    max_bytes: u64,
     cancel: &AtomicBool,
     log: &mut dyn FnMut(String),
 ) -> Result<Fetched, SourceError> {
@@ -44,6 +47,8 @@ pub fn fetch(
         cancel,
         log,
         shallow,
+        max_bytes,
+        too_large: Cell::new(false),
     };
     let found = match git_ref {
         None => session.fetch_into_target("HEAD")?,
@@ -83,6 +88,9 @@ struct Session<'a> {
     cancel: &'a AtomicBool,
     log: &'a mut dyn FnMut(String),
     shallow: bool,
+    max_bytes: u64,
+    /// Set when the transfer passed `max_bytes` and was stopped for it.
+    too_large: Cell<bool>,
 }
 
 impl Session<'_> {
@@ -138,6 +146,7 @@ impl Session<'_> {
 
     fn try_fetch(&mut self, refspecs: &[String], shallow: bool) -> Result<(), git2::Error> {
         let cancel = self.cancel;
+        let (max_bytes, too_large) = (self.max_bytes, &self.too_large);
         // Both progress callbacks write to the same log.
         let log = RefCell::new(&mut *self.log);
         let log = &log;
@@ -174,6 +183,10 @@ impl Session<'_> {
             if cancel.load(Ordering::Relaxed) {
                 return false;
             }
+            if stats.received_bytes() as u64 > max_bytes {
+                too_large.set(true);
+                return false;
+            }
             let done = stats.received_objects() == stats.total_objects();
             if done || last_report.elapsed() >= PROGRESS_EVERY {
                 last_report = Instant::now();
@@ -204,6 +217,13 @@ impl Session<'_> {
     fn explain(&self, e: git2::Error) -> SourceError {
         if self.cancel.load(Ordering::Relaxed) {
             return SourceError::Cancelled;
+        }
+        if self.too_large.get() {
+            return SourceError::TooLarge {
+                what: "the repository",
+                limit: human_bytes(usize::try_from(self.max_bytes).unwrap_or(usize::MAX)),
+                setting: "SLIPWAY_MAX_REPO_SIZE",
+            };
         }
         let message = e.message().to_owned();
         if e.code() == git2::ErrorCode::Auth {

@@ -21,7 +21,9 @@ fn fetch_ref(repo: &TestRepo, git_ref: Option<&str>) -> Fetch {
 fn fetch_url(url: &str, git_ref: Option<&str>, cancel: &AtomicBool) -> Fetch {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Vec::new();
-    let fetched = fetch(url, git_ref, dir.path(), cancel, &mut |l| log.push(l));
+    let fetched = fetch(url, git_ref, dir.path(), u64::MAX, cancel, &mut |l| {
+        log.push(l)
+    });
     Fetch {
         fetched,
         log,
@@ -49,6 +51,7 @@ fn context(
     let summary = write_context(
         fetched,
         dockerfile,
+        u64::MAX,
         &mut bytes,
         &AtomicBool::new(false),
         &mut |l| log.push(l),
@@ -267,6 +270,7 @@ fn a_missing_dockerfile_is_named_and_contexts_are_reproducible() {
     let err = write_context(
         &fetched,
         "nope/Dockerfile",
+        u64::MAX,
         &mut sink,
         &AtomicBool::new(false),
         &mut |_| {},
@@ -280,6 +284,7 @@ fn a_missing_dockerfile_is_named_and_contexts_are_reproducible() {
     let err = write_context(
         &fetched,
         "docker",
+        u64::MAX,
         &mut sink,
         &AtomicBool::new(false),
         &mut |_| {},
@@ -302,6 +307,7 @@ fn a_cancelled_context_stops() {
     let err = write_context(
         &fetched,
         "Dockerfile",
+        u64::MAX,
         Vec::new(),
         &AtomicBool::new(true),
         &mut |_| {},
@@ -336,5 +342,86 @@ fn refs_resolve_to_commits_without_fetching() {
     assert_eq!(
         slipway_source::resolve_commit("file:///nonexistent/repo", None),
         None
+    );
+}
+
+/// 200 KiB that do not compress: what a fetch transfers is about this much.
+fn incompressible() -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    (0..200 * 1024)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_repository_over_the_size_limit_stops_the_fetch_naming_the_setting() {
+    let big = incompressible();
+    let repo = TestRepo::new(&[("Dockerfile", b"FROM scratch\n"), ("blob.bin", &big)]);
+    let dir = tempfile::tempdir().unwrap();
+    let err = fetch(
+        &repo.url(),
+        None,
+        dir.path(),
+        64 * 1024,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(matches!(err, SourceError::TooLarge { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "the repository is larger than 64.0 KiB, the most this server accepts (SLIPWAY_MAX_REPO_SIZE)"
+    );
+    // The same repository under a limit it fits in.
+    let dir = tempfile::tempdir().unwrap();
+    let ok = fetch(
+        &repo.url(),
+        None,
+        dir.path(),
+        1024 * 1024,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    );
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}
+
+#[test]
+fn a_build_context_over_the_size_limit_is_refused_and_ignored_files_do_not_count() {
+    let big = incompressible();
+    let repo = TestRepo::new(&[
+        ("Dockerfile", b"FROM scratch\n"),
+        ("data/blob.bin", &big),
+        (".dockerignore", b"data\n"),
+    ]);
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let mut sink = Vec::new();
+    write_context(
+        &fetched,
+        "Dockerfile",
+        1024,
+        &mut sink,
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .expect("the ignored 200 KiB do not count");
+    repo.commit("send the data", &[(".dockerignore", b"")]);
+    let (fetched, _dir) = fetch_ok(&repo, None);
+    let err = write_context(
+        &fetched,
+        "Dockerfile",
+        100 * 1024,
+        Vec::new(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the build context is larger than 100.0 KiB, the most this server accepts (SLIPWAY_MAX_CONTEXT_SIZE)"
     );
 }

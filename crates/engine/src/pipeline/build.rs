@@ -150,6 +150,7 @@ impl Run<'_> {
         let (context, context_task) = stream::stream_context(
             fetched.clone(),
             recipe.dockerfile.clone(),
+            self.ctx.config.max_context_size,
             abort.clone(),
             self.log.clone(),
         );

@@ -336,10 +336,11 @@ impl Run<'_> {
             .map_err(|e| Failure::infra(Phase::Clone, "could not create the work directory", e))?;
         let abort = Arc::new(AtomicBool::new(false));
         let (dest, flag, sink) = (self.work_dir.clone(), abort.clone(), self.log.clone());
+        let max_bytes = self.ctx.config.max_repo_size;
         let task = tokio::task::spawn_blocking(move || {
             // Credentials in the URL never reach the log.
             let mut log = |line: String| sink.line("git", redact(&line, &url));
-            slipway_source::fetch(&url, git_ref.as_deref(), &dest, &flag, &mut log)
+            slipway_source::fetch(&url, git_ref.as_deref(), &dest, max_bytes, &flag, &mut log)
         });
         let limit = self.ctx.config.clone_timeout;
         let fetched = self

@@ -16,6 +16,7 @@ use crate::logsink::LogSink;
 pub(super) fn stream_context(
     fetched: Fetched,
     dockerfile: String,
+    max_bytes: u64,
     abort: Arc<AtomicBool>,
     log: LogSink,
 ) -> (
@@ -29,9 +30,15 @@ pub(super) fn stream_context(
             buf: Vec::with_capacity(CHUNK),
         };
         let mut on_line = |line: String| log.line("slipway", line);
-        let result =
-            slipway_source::write_context(&fetched, &dockerfile, &mut writer, &abort, &mut on_line)
-                .and_then(|summary| writer.flush_chunk().map(|()| summary).map_err(Into::into));
+        let result = slipway_source::write_context(
+            &fetched,
+            &dockerfile,
+            max_bytes,
+            &mut writer,
+            &abort,
+            &mut on_line,
+        )
+        .and_then(|summary| writer.flush_chunk().map(|()| summary).map_err(Into::into));
         if let Err(e) = &result {
             // An error item aborts the upload, so Docker never builds a truncated context.
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
