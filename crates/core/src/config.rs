@@ -109,6 +109,9 @@ pub struct Config {
     pub secret_key: Option<SecretKey>,
     /// Where slipway-worker serves `/metrics`; `None`: not at all.
     pub worker_metrics_port: Option<u16>,
+    /// How long a stopping worker lets running deployments finish before handing them
+    /// back to the queue (SLIPWAY_SHUTDOWN_GRACE).
+    pub shutdown_grace: Duration,
     /// The most a repository fetch may transfer (SLIPWAY_MAX_REPO_SIZE).
     pub max_repo_size: u64,
     /// The most file content a build context may hold (SLIPWAY_MAX_CONTEXT_SIZE).
@@ -201,6 +204,11 @@ impl Config {
             secret_key: var("SLIPWAY_SECRET_KEY")
                 .map(|k| SecretKey::parse(&k))
                 .transpose()?,
+            shutdown_grace: parse_duration(
+                "SLIPWAY_SHUTDOWN_GRACE",
+                var("SLIPWAY_SHUTDOWN_GRACE"),
+                Duration::from_secs(20),
+            )?,
             max_repo_size: parse_size(
                 "SLIPWAY_MAX_REPO_SIZE",
                 var("SLIPWAY_MAX_REPO_SIZE"),
@@ -289,6 +297,7 @@ impl Config {
             log_limit: 10 * 1024 * 1024,
             max_repo_size: 1 << 30,
             max_context_size: 512 << 20,
+            shutdown_grace: Duration::from_secs(20),
             request_timeout: Duration::from_secs(30),
         }
     }

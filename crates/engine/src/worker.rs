@@ -76,7 +76,9 @@ impl Worker {
         &self.id
     }
 
-    /// Runs until `shutdown` fires, then waits for in-flight deployments to finish.
+    /// Runs until `shutdown` fires, then gives in-flight deployments
+    /// `SLIPWAY_SHUTDOWN_GRACE` to finish; those still running are handed back to the
+    /// queue for another worker, and their containers removed.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
         ctx.docker.ensure_network(&ctx.config.network).await?;
@@ -114,12 +116,17 @@ impl Worker {
                 _ = reclaim.tick() => self.reclaim().await,
             }
         }
+        let grace = ctx.config.shutdown_grace;
         tracing::info!(
             running = tasks.len(),
+            grace_s = grace.as_secs(),
             "worker stopping; waiting for running deployments"
         );
         tasks.close();
-        tasks.wait().await;
+        if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+            self.hand_back_all().await;
+            tasks.wait().await;
+        }
         Ok(())
     }
 
@@ -153,6 +160,25 @@ impl Worker {
                     return;
                 }
             }
+        }
+    }
+
+    /// Queues every deployment still running here again, then stops its pipeline (which
+    /// removes what it started: the deployment is no longer this worker's).
+    async fn hand_back_all(&self) {
+        let running: Vec<(Uuid, CancellationToken)> = self
+            .tracked()
+            .iter()
+            .map(|(id, lost)| (*id, lost.clone()))
+            .collect();
+        for (id, lost) in running {
+            match queue::hand_back(&self.ctx.pool, id, &self.id).await {
+                Ok(true) => tracing::info!(deployment_id = %id, "handed back to the queue"),
+                Ok(false) => {}
+                // Its lease runs out instead and another worker reclaims it.
+                Err(e) => tracing::warn!(deployment_id = %id, error = %e, "could not hand back"),
+            }
+            lost.cancel();
         }
     }
 

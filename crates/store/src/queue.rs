@@ -371,6 +371,32 @@ pub async fn reclaim_expired(
     Ok(reclaimed)
 }
 
+/// A worker shutting down gives a deployment back: queued again at once for another
+/// worker, without using up an attempt (nothing went wrong with it). `false` if it was
+/// no longer this worker's.
+pub async fn hand_back(pool: &PgPool, id: Uuid, worker_id: &str) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let lost_in: Option<DeploymentStatus> = sqlx::query_scalar(
+        "UPDATE deployments d SET status = 'pending', worker_id = NULL, lease_expires_at = NULL,
+                attempts = greatest(d.attempts - 1, 0)
+         FROM deployments before
+         WHERE d.id = $1 AND before.id = d.id AND d.worker_id = $2
+           AND d.status IN ('cloning','building','testing','releasing')
+         RETURNING before.status",
+    )
+    .bind(id)
+    .bind(worker_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(lost_in) = lost_in else {
+        return Ok(false);
+    };
+    let message = format!("handed back: {worker_id} shut down while {lost_in}; queued again");
+    record_event(&mut tx, id, DeploymentStatus::Pending, Some(&message)).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Pending deployments, for a queue-depth view.
 pub async fn depth(pool: &PgPool) -> Result<i64, StoreError> {
     Ok(

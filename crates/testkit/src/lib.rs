@@ -5,6 +5,7 @@ mod auth;
 mod fixtures;
 mod git;
 mod net;
+mod pg;
 
 pub use auth::{as_admin, database_url_of, user_with_token, with_token};
 pub use fixtures::{
@@ -13,3 +14,4 @@ pub use fixtures::{
 };
 pub use git::{Files, TestRepo};
 pub use net::{docker, http_get};
+pub use pg::PrivatePostgres;
