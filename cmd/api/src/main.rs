@@ -72,9 +72,30 @@ async fn serve(pool: slipway_store::PgPool, config: slipway_core::Config) -> any
         .with_context(|| format!("could not listen on port {} (PORT)", config.port))?;
     tracing::info!(addr = %listener.local_addr()?, admin_token = admin.is_some(), "slipway-api listening");
     let shutdown = slipway_service::shutdown_token();
-    let app = slipway_api::router(slipway_api::AppState::new(pool, config));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
-        .context("server error")
+    let mut state = slipway_api::AppState::new(pool, config);
+    state.shutdown = shutdown.clone();
+    let app = slipway_api::router(state);
+    let drained = shutdown.clone();
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { drained.cancelled().await })
+        .into_future();
+    tokio::pin!(server);
+    tokio::select! {
+        served = &mut server => return served.context("server error"),
+        () = shutdown.cancelled() => {}
+    }
+    // Requests in flight get DRAIN to finish; event streams end at once (AppState).
+    match tokio::time::timeout(DRAIN, server).await {
+        Ok(served) => served.context("server error"),
+        Err(_) => {
+            tracing::warn!(
+                grace_s = DRAIN.as_secs(),
+                "requests still open after the grace period; exiting"
+            );
+            Ok(())
+        }
+    }
 }
+
+/// How long in-flight requests may take to finish after SIGTERM.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);

@@ -5,6 +5,7 @@ use slipway_core::crypto::Cipher;
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use tokio::sync::OnceCell;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,6 +15,9 @@ pub struct AppState {
     pub cipher: Option<Cipher>,
     /// Requests per token; `None` when SLIPWAY_RATE_LIMIT is 0.
     pub(crate) limits: Option<Arc<crate::limits::RateLimits>>,
+    /// Fired when the server is stopping: open event streams end, so that graceful
+    /// shutdown is not held up by a client following a log.
+    pub shutdown: CancellationToken,
     docker: Arc<OnceCell<DockerClient>>,
 }
 
@@ -24,6 +28,7 @@ impl AppState {
             pool,
             cipher,
             limits: crate::limits::RateLimits::new(config.rate_limit).map(Arc::new),
+            shutdown: CancellationToken::new(),
             config: Arc::new(config),
             docker: Arc::new(OnceCell::new()),
         }

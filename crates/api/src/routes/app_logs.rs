@@ -179,7 +179,8 @@ pub async fn get(
                 std::future::ready(event.map(Ok::<_, Infallible>))
             })
         });
-        let merged = futures_util::stream::select_all(streams);
+        let merged = futures_util::stream::select_all(streams)
+            .take_until(state.shutdown.clone().cancelled_owned());
         return Ok(Sse::new(merged)
             .keep_alive(KeepAlive::default())
             .into_response());

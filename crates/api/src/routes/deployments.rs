@@ -151,7 +151,10 @@ pub async fn logs(
         .await
         .map_err(|e| ApiError::store("deployment", e))?;
     if follow {
-        return Ok(super::follow::stream(state.pool.clone(), id, after).into_response());
+        return Ok(
+            super::follow::stream(state.pool.clone(), id, after, state.shutdown.clone())
+                .into_response(),
+        );
     }
     let lines = logs::page(&state.pool, id, after, limit)
         .await

@@ -33,6 +33,7 @@ pub fn stream(
     pool: PgPool,
     id: Uuid,
     after: i64,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let cursor = Cursor {
         pool,
@@ -85,5 +86,7 @@ pub fn stream(
             tokio::time::sleep(POLL).await;
         }
     });
+    // A client reconnects with Last-Event-ID after a restart and misses nothing.
+    let events = futures_util::StreamExt::take_until(events, shutdown.cancelled_owned());
     Sse::new(events).keep_alive(KeepAlive::default())
 }
