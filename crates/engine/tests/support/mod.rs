@@ -52,7 +52,12 @@ impl Env {
     }
 
     pub fn start_worker(&mut self, id: &str) {
-        let ctx = Context::new(self.pool.clone(), self.docker.clone(), self.config.clone());
+        self.start_worker_on(id, self.docker.clone());
+    }
+
+    /// A worker that reaches Docker through `docker` (a proxy the test can cut).
+    pub fn start_worker_on(&mut self, id: &str, docker: DockerClient) {
+        let ctx = Context::new(self.pool.clone(), docker, self.config.clone());
         let worker = Worker::new(ctx, id);
         let stop = CancellationToken::new();
         let token = stop.clone();
