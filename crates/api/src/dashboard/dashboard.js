@@ -22,6 +22,11 @@
   async function refresh() {
     try {
       const response = await fetch(`/apps/${encodeURIComponent(app)}/live`);
+      // Signed out meanwhile (token revoked, cookie expired): go to the sign-in page.
+      if (response.redirected) {
+        window.location.assign(response.url);
+        return;
+      }
       if (response.ok) live.innerHTML = await response.text();
     } catch (_) {
       // The server is restarting or the network blipped: the next tick tries again.
