@@ -33,4 +33,5 @@ trap 'pg_test_stop; remove_test_leftovers' EXIT
 echo "    $DATABASE_URL"
 
 echo "==> cargo test"
-cargo test --workspace --locked "$@"
+# --no-fail-fast: one failing test binary must not hide the results of the others.
+cargo test --workspace --locked --no-fail-fast "$@"

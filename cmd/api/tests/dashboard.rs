@@ -217,17 +217,25 @@ async fn the_dashboard_shows_an_app_and_redeploys_it_in_a_real_browser(pool: PgP
     // Signed out, the dashboard sends the browser to sign in; a wrong token is refused.
     client.goto(&format!("{base}/")).await.unwrap();
     assert_eq!(client.current_url().await.unwrap().path(), "/login");
+    // A click does not wait for the page it leads to: each step waits for its page.
     sign_in(&client, "slw_wrong").await;
-    assert!(
-        text(&client, "#login-error").await.contains("not valid"),
-        "{}",
-        client.source().await.unwrap()
-    );
+    eventually("the sign-in error", Duration::from_secs(20), || async {
+        text(&client, "#login-error")
+            .await
+            .contains("not valid")
+            .then_some(())
+    })
+    .await;
     sign_in(&client, token).await;
 
     // The app list: the app, its status, its URL.
-    assert_eq!(client.current_url().await.unwrap().path(), "/");
     let row = format!("#apps tr[data-app='{name}']");
+    eventually("the app list", Duration::from_secs(20), || async {
+        let path = client.current_url().await.ok()?.path().to_owned();
+        let listed = client.find(Locator::Css(&row)).await.is_ok();
+        (path == "/" && listed).then_some(())
+    })
+    .await;
     assert_eq!(
         attr(&client, &format!("{row} .status"), "data-status").await,
         Some("running".to_owned())
@@ -250,10 +258,11 @@ async fn the_dashboard_shows_an_app_and_redeploys_it_in_a_real_browser(pool: PgP
         .await
         .unwrap();
     let current = format!("#timeline .deployment[data-id='{first}']");
-    assert_eq!(
-        attr(&client, &current, "data-status").await,
-        Some("running".to_owned())
-    );
+    eventually("the app page", Duration::from_secs(20), || async {
+        let status = attr(&client, &current, "data-status").await?;
+        (status == "running").then_some(())
+    })
+    .await;
     assert!(
         attr(&client, &current, "data-current").await.is_some(),
         "the running release is marked as serving"

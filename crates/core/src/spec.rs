@@ -294,6 +294,12 @@ pub fn parse(source: &str) -> Result<AppSpec, SpecError> {
             .lines()
             .collect::<Vec<_>>()
             .join("; ");
+        // The toml crate has no words for some inputs (a lone "\r", a NUL in a comment).
+        let message = if message.is_empty() {
+            "this is not valid TOML".to_owned()
+        } else {
+            message
+        };
         located(source, key, span, message)
     })?;
     Checker { source }.check(raw)
@@ -396,7 +402,12 @@ impl Checker<'_> {
                 return self.err(
                     key,
                     self.name_span("resources", &name),
-                    format!("there is no process {name} (declare it under [processes.{name}])"),
+                    // Escaped: a quoted TOML key can hold a newline, and messages are one line.
+                    format!(
+                        "there is no process {} (declare it under [processes.{}])",
+                        name.escape_debug(),
+                        name.escape_debug()
+                    ),
                 );
             };
             if let Some(memory) = r.memory {
@@ -414,11 +425,13 @@ impl Checker<'_> {
                         );
                     }
                 };
-                if !(value > 0.0 && value <= MAX_CPUS) {
+                // Docker counts billionths of a CPU; below 0.01 the limit rounds toward 0,
+                // which Docker reads as no limit at all.
+                if !(0.01..=MAX_CPUS).contains(&value) {
                     return self.err(
                         format!("{key}.cpus"),
                         cpus.span(),
-                        format!("must be more than 0 and at most {MAX_CPUS}"),
+                        format!("must be from 0.01 to {MAX_CPUS}"),
                     );
                 }
                 process.cpus = Some(value);
@@ -572,12 +585,16 @@ impl Checker<'_> {
             toml::Value::String(s) => humantime::parse_duration(s.trim()).ok(),
             _ => None,
         };
+        // Stored in whole milliseconds: anything finer would not survive a release's
+        // snapshot of the spec.
         match parsed {
-            Some(d) if d <= Duration::from_secs(24 * 3600) => Ok(d),
+            Some(d) if d <= Duration::from_secs(24 * 3600) && d.subsec_nanos() % 1_000_000 == 0 => {
+                Ok(d)
+            }
             _ => self.err(
                 key,
                 value.span(),
-                "must be a duration such as \"500ms\", \"30s\" or \"2m\" (or whole seconds), at most 24h",
+                "must be a duration in whole milliseconds such as \"500ms\", \"30s\" or \"2m\" (or whole seconds), at most 24h",
             ),
         }
     }
@@ -1057,8 +1074,23 @@ command = ["cargo", "test"]
                 Some("resources.web.cpus"),
                 2,
                 8,
-                "more than 0",
+                "from 0.01",
             ),
+            (
+                "[resources.web]\ncpus = 1e-10\n",
+                Some("resources.web.cpus"),
+                2,
+                8,
+                "from 0.01",
+            ),
+            (
+                "[healthcheck]\ninterval = \"1us\"\n",
+                Some("healthcheck.interval"),
+                2,
+                12,
+                "whole milliseconds",
+            ),
+            ("\r", None, 1, 1, "not valid TOML"),
             (
                 "[resources.web]\ncpus = \"half\"\n",
                 Some("resources.web.cpus"),

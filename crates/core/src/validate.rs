@@ -194,6 +194,12 @@ pub fn forbidden_ip(ip: std::net::IpAddr, allow_local: bool) -> Option<&'static 
 /// the worker before it fetches.
 pub fn forbidden_host(host: &str, allow_local: bool) -> Option<&'static str> {
     let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    // An IPv6 zone (`fe80::1%eth0`, `%25` in a URL) says which interface, not which
+    // address: judge the address without it.
+    let lower = match lower.split_once('%') {
+        Some((address, _)) if address.contains(':') => address.to_owned(),
+        _ => lower,
+    };
     if matches!(
         lower.as_str(),
         "metadata" | "metadata.google.internal" | "instance-data" | "instance-data.ec2.internal"
@@ -451,6 +457,7 @@ mod tests {
             "https://[fe80::1]/x.git",
             "https://[fd00:ec2::254]/x.git",
             "https://[::ffff:169.254.169.254]/x.git",
+            "https://[fe80::1%25eth0]/x.git",
             "http://metadata.google.internal/x.git",
             "https://127.0.0.1:8080/x.git",
             "https://localhost/x.git",
