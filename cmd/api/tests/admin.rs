@@ -3,11 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod support;
+
+use std::process::Command;
 
 use slipway_testkit::database_url_of;
 use sqlx::PgPool;
+use support::{ADMIN_TOKEN, RunningApi};
 
 fn api(url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_slipway-api"));
@@ -17,9 +19,9 @@ fn api(url: &str) -> Command {
     cmd
 }
 
-async fn me(port: u16, token: &str) -> (u16, serde_json::Value) {
+async fn me(base: &str, token: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
-        .get(format!("http://127.0.0.1:{port}/api/v1/me"))
+        .get(format!("{base}/api/v1/me"))
         .bearer_auth(token)
         .send()
         .await
@@ -66,36 +68,9 @@ async fn create_admin_prints_a_token_once_and_refuses_a_taken_name(pool: PgPool)
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn the_configured_admin_token_signs_in(pool: PgPool) {
-    let url = database_url_of(&pool).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let token = "0123456789abcdef".repeat(4);
-    let mut child = api(&url)
-        .env("PORT", port.to_string())
-        .env("SLIPWAY_ADMIN_TOKEN", &token)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let answer = loop {
-        let attempt = reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await;
-        if attempt.is_ok() {
-            break me(port, &token).await;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "slipway-api exited");
-        assert!(tokio::time::Instant::now() < deadline, "never listened");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let wrong = me(port, &"f".repeat(64)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    let api = RunningApi::start(&database_url_of(&pool).await).await;
+    let answer = me(&api.base, ADMIN_TOKEN).await;
+    let wrong = me(&api.base, &"f".repeat(64)).await;
     assert_eq!(answer.0, 200, "{}", answer.1);
     assert_eq!(answer.1["name"], "admin");
     assert_eq!(answer.1["is_admin"], true);

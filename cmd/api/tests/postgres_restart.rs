@@ -3,11 +3,13 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
 
-use std::process::{Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use slipway_testkit::PrivatePostgres;
+use support::{ADMIN_TOKEN, RunningApi};
 
 async fn call(
     method: reqwest::Method,
@@ -35,52 +37,29 @@ async fn call(
 #[tokio::test]
 async fn the_api_answers_503_while_postgres_is_down_and_recovers_alone() {
     let pg = PrivatePostgres::start();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let token = "0123456789abcdef".repeat(4);
-    let mut api = Command::new(env!("CARGO_BIN_EXE_slipway-api"))
-        .env_clear()
-        .env("DATABASE_URL", pg.url())
-        .env("PORT", port.to_string())
-        .env("SLIPWAY_ADMIN_TOKEN", &token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while reqwest::get(format!("{base}/health")).await.is_err() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the API never listened"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let mut api = RunningApi::start(&pg.url()).await;
+    let (base, token) = (api.base.clone(), ADMIN_TOKEN);
     let apps = format!("{base}/api/v1/apps");
     let created = call(
         reqwest::Method::POST,
         &apps,
-        &token,
+        token,
         Some(json!({"name": "before", "repo_url": "https://example.com/a/b.git"})),
     )
     .await;
     assert_eq!(created.0, 201, "{}", created.1);
 
     pg.pause();
-    let down = call(reqwest::Method::GET, &apps, &token, None).await;
+    let down = call(reqwest::Method::GET, &apps, token, None).await;
     let ready = reqwest::get(format!("{base}/ready")).await.unwrap();
     let ready_status = ready.status().as_u16();
     let ready_body: Value = ready.json().await.unwrap_or(Value::Null);
-    let alive = api.try_wait().unwrap().is_none();
+    let alive = api.alive();
 
     pg.resume();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let listed = loop {
-        let answer = call(reqwest::Method::GET, &apps, &token, None).await;
+        let answer = call(reqwest::Method::GET, &apps, token, None).await;
         if answer.0 == 200 {
             break answer.1;
         }
@@ -95,12 +74,11 @@ async fn the_api_answers_503_while_postgres_is_down_and_recovers_alone() {
     let after = call(
         reqwest::Method::POST,
         &apps,
-        &token,
+        token,
         Some(json!({"name": "after", "repo_url": "https://example.com/a/b.git"})),
     )
     .await;
-    let _ = api.kill();
-    let _ = api.wait();
+    drop(api);
 
     assert!(alive, "the API exited when Postgres went away");
     assert_eq!(down.0, 503, "while Postgres is down: {}", down.1);
