@@ -138,7 +138,6 @@ async fn find(state: &AppState, owner: Owner, app: &str) -> Result<AppRow, ApiEr
 pub(crate) struct Live {
     /// Newest first, each with its phases measured.
     pub timeline: Vec<DeploymentView>,
-    pub current: Option<uuid::Uuid>,
     pub processes: crate::routes::ProcessesView,
     /// Names only: values stay masked on the dashboard.
     pub config: Vec<String>,
@@ -169,7 +168,6 @@ async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
         .collect();
     Ok(Live {
         timeline,
-        current: processes.deployment_id,
         processes,
         config,
     })

@@ -168,7 +168,7 @@ fn live_parts(app: &AppView, live: &Live) -> Markup {
             }
             ol #timeline {
                 @for d in &live.timeline {
-                    (deployment(d, live.current == Some(d.id)))
+                    (deployment(d, live.processes.deployment_id == Some(d.id)))
                 }
             }
         }
