@@ -36,6 +36,16 @@ pub async fn list(pool: &PgPool, app_id: Uuid) -> Result<Vec<(String, Vec<u8>)>,
     )
 }
 
+/// The names alone, for views that mask the values: no ciphertext leaves the database.
+pub async fn names(pool: &PgPool, app_id: Uuid) -> Result<Vec<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM config_vars WHERE app_id = $1 ORDER BY name")
+            .bind(app_id)
+            .fetch_all(pool)
+            .await?,
+    )
+}
+
 /// Applies the change and decides, under the app's lock, which release carries it:
 /// a deployment still before its release snapshots the vars when it gets there, so it
 /// needs nothing; one already releasing has its snapshot, so a config release follows

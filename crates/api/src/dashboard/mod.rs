@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
-use slipway_store::apps::{self, AppRow, Owner};
+use slipway_store::apps::{self, AppRow};
 use slipway_store::{config_vars, deployments};
 
 use self::session::Viewer;
@@ -78,13 +78,8 @@ pub async fn app_page(
     Viewer(viewer): Viewer,
     Path(app): Path<String>,
 ) -> Result<Markup, PageError> {
-    let app = find(&state, viewer.owner(), &app).await?;
-    let live = live_view(&state, &app).await?;
-    Ok(pages::app(
-        &viewer,
-        &AppView::new(app, &state.config),
-        &live,
-    ))
+    let (app, live) = load(&state, &viewer, &app).await?;
+    Ok(pages::app(&viewer, &app, &live))
 }
 
 /// The part of an app page that changes on its own (status, timeline, processes,
@@ -98,9 +93,8 @@ pub async fn live(
     Viewer(viewer): Viewer,
     Path(app): Path<String>,
 ) -> Result<Markup, PageError> {
-    let app = find(&state, viewer.owner(), &app).await?;
-    let live = live_view(&state, &app).await?;
-    Ok(pages::live(&AppView::new(app, &state.config), &live))
+    let (app, live) = load(&state, &viewer, &app).await?;
+    Ok(pages::live(&app, &live))
 }
 
 /// The dashboard's script and stylesheet, compiled into the binary.
@@ -128,10 +122,17 @@ pub async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
         .into_response())
 }
 
-async fn find(state: &AppState, owner: Owner, app: &str) -> Result<AppRow, ApiError> {
-    apps::find(&state.pool, owner, app)
+/// The viewer's app (a 404 page for anyone else's) and what its page shows.
+async fn load(
+    state: &AppState,
+    viewer: &slipway_store::users::Caller,
+    app: &str,
+) -> Result<(AppView, Live), ApiError> {
+    let app = apps::find(&state.pool, viewer.owner(), app)
         .await
-        .map_err(|e| ApiError::store(&format!("app {app}"), e))
+        .map_err(|e| ApiError::store(&format!("app {app}"), e))?;
+    let live = live_view(state, &app).await?;
+    Ok((AppView::new(app, &state.config), live))
 }
 
 /// What an app page shows besides the app itself.
@@ -160,12 +161,9 @@ async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
         })
         .collect();
     let processes = processes_of(state, app).await?;
-    let config = config_vars::list(&state.pool, app.id)
+    let config = config_vars::names(&state.pool, app.id)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(|(name, _)| name)
-        .collect();
+        .map_err(store)?;
     Ok(Live {
         timeline,
         processes,

@@ -142,7 +142,7 @@ pub fn app(viewer: &Caller, app: &AppView, live: &Live) -> Markup {
                     span #notice role="status" {}
                 }
             }
-            div #live { (live_parts(app, live)) }
+            div #live { (self::live(app, live)) }
             section.logs {
                 div.heading {
                     h2 #log-title { "Logs" }
@@ -154,12 +154,8 @@ pub fn app(viewer: &Caller, app: &AppView, live: &Live) -> Markup {
     )
 }
 
-/// The fragment the page's script swaps in on each refresh.
+/// The fragment the page's script swaps in on each refresh (and the page starts with).
 pub fn live(app: &AppView, live: &Live) -> Markup {
-    live_parts(app, live)
-}
-
-fn live_parts(app: &AppView, live: &Live) -> Markup {
     html! {
         section.timeline {
             h2 { "Deployments" }

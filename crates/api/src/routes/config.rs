@@ -69,15 +69,18 @@ async fn current(
     app: &AppRow,
     reveal: bool,
 ) -> Result<BTreeMap<String, String>, ApiError> {
+    if !reveal {
+        let names = config_vars::names(&state.pool, app.id)
+            .await
+            .map_err(|e| ApiError::store("app", e))?;
+        return Ok(names
+            .into_iter()
+            .map(|name| (name, MASK.to_owned()))
+            .collect());
+    }
     let sealed = config_vars::list(&state.pool, app.id)
         .await
         .map_err(|e| ApiError::store("app", e))?;
-    if !reveal {
-        return Ok(sealed
-            .into_iter()
-            .map(|(name, _)| (name, MASK.to_owned()))
-            .collect());
-    }
     let cipher = cipher(state)?;
     let app_id = app.id.to_string();
     sealed
