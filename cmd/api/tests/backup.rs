@@ -117,7 +117,7 @@ async fn claim(pool: &PgPool, worker: &str) -> DeploymentRow {
 async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
     let token = slipway_core::token::generate();
     let (user, _) = users::create(pool, "dora", false, &token).await.unwrap();
-    users::add_token(pool, user.id, "ci", &slipway_core::token::generate())
+    users::add_token(pool, user.id, "ci", &slipway_core::token::generate(), None)
         .await
         .unwrap();
     let owner = Owner::User(user.id);

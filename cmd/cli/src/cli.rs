@@ -164,6 +164,10 @@ pub enum TokensCommand {
         /// What it is for, e.g. laptop or ci.
         #[arg(long)]
         name: Option<String>,
+        /// Stop working this long from now: 90m, 12h, 30d (1 minute to 365 days).
+        /// Without it the token never expires.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -423,6 +423,32 @@ async fn users_and_tokens_through_the_cli(pool: PgPool) {
     );
     assert_eq!(tokens.json()["tokens"].as_array().unwrap().len(), 2);
 
+    // A token that expires: the API checks the duration, the table shows when.
+    let args = as_dora(&["tokens", "create", "--name", "short", "--expires-in", "2h"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let short = slipway(Some(&url), home.path(), &args).await.ok();
+    assert!(short.stdout.trim().starts_with("slw_"), "{short}");
+    assert!(short.stderr.contains("it expires at "), "{short}");
+    let args = as_dora(&["tokens", "create", "--expires-in", "soon"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let bad = slipway(Some(&url), home.path(), &args).await;
+    assert_eq!(bad.code, 1, "{bad}");
+    assert!(bad.stderr.starts_with("error: expires_in must be"), "{bad}");
+    let args = as_dora(&["tokens", "list"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let table = slipway(Some(&url), home.path(), &args).await.ok();
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].contains("EXPIRES"), "{table}");
+    let row = |name: &str| {
+        lines
+            .iter()
+            .find(|l| l.split_whitespace().nth(1) == Some(name))
+            .map(|l| (*l).to_owned())
+            .unwrap_or_else(|| panic!("no {name} row: {table}"))
+    };
+    assert!(row("ci").contains(" never "), "{table}");
+    assert!(!row("short").contains("never"), "{table}");
+
     let args = as_dora(&["tokens", "revoke", &ci_token[..12]]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     slipway(Some(&url), home.path(), &args).await.ok();

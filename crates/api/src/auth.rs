@@ -1,12 +1,14 @@
 //! Who is calling: an API token from `Authorization: Bearer`, or from the dashboard's
-//! HttpOnly cookie. A handler that takes [`Auth`] cannot run without a live token.
+//! HttpOnly cookie. A handler that takes [`Auth`] cannot run without a live token: one
+//! that exists, is not revoked and has not expired.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
+use chrono::{DateTime, SecondsFormat, Utc};
 use slipway_core::token;
-use slipway_store::users::{self, Caller};
+use slipway_store::users::{self, Caller, TokenCheck};
 
 use crate::{ApiError, AppState};
 
@@ -17,6 +19,25 @@ pub struct Auth(pub Caller);
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Why a presented token was refused, for the 401 and its WWW-Authenticate challenge.
+fn refused(check: &TokenCheck) -> ApiError {
+    let message = match check {
+        TokenCheck::Expired { at } => expired_message(*at),
+        TokenCheck::Live(_) | TokenCheck::Unknown => {
+            "the token is invalid or has been revoked".to_owned()
+        }
+    };
+    unauthorized(&message).bearer_error("invalid_token")
+}
+
+/// Names the moment, so that a user can tell a token that just lapsed from an old one.
+fn expired_message(at: DateTime<Utc>) -> String {
+    format!(
+        "the token expired at {}; create a new one",
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    )
 }
 
 /// The token a request carries, if any. A malformed Authorization header is an error
@@ -50,11 +71,16 @@ fn cookie(parts: &Parts, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// The caller a token names, if it is live.
-pub async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
-    users::authenticate(&state.pool, &token::hash(token))
+/// What a token is: live (with its caller), expired or unknown.
+pub async fn check(state: &AppState, token: &str) -> Result<TokenCheck, ApiError> {
+    users::check(&state.pool, &token::hash(token))
         .await
         .map_err(|e| ApiError::store("token", e))
+}
+
+/// The caller a token names, if it is live.
+pub async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    Ok(check(state, token).await?.live())
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -66,8 +92,9 @@ impl FromRequestParts<AppState> for Auth {
                 "this route needs an API token: send `Authorization: Bearer <token>`",
             ));
         };
-        let Some(caller) = caller(state, &token).await? else {
-            return Err(unauthorized("the token is invalid or has been revoked"));
+        let caller = match check(state, &token).await? {
+            TokenCheck::Live(caller) => caller,
+            refusal => return Err(refused(&refusal)),
         };
         if let Some(limits) = &state.limits {
             limits.check(caller.token_id)?;

@@ -16,6 +16,10 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Seconds, for the Retry-After header of a 429 or 503.
     pub retry_after: Option<u64>,
+    /// For a 401 about a token that was presented and refused: the RFC 6750 error code
+    /// (`invalid_token`) that the WWW-Authenticate challenge carries, with the message as
+    /// its description, so that a client reading only headers learns why too.
+    pub bearer_error: Option<&'static str>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -43,6 +47,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            bearer_error: None,
         }
     }
 
@@ -53,11 +58,17 @@ impl ApiError {
             message: message.into(),
             field: Some(field.into()),
             retry_after: None,
+            bearer_error: None,
         }
     }
 
     pub fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn bearer_error(mut self, code: &'static str) -> Self {
+        self.bearer_error = Some(code);
         self
     }
 
@@ -88,6 +99,7 @@ impl ApiError {
                 message: format!("{field} is already taken"),
                 field: Some(field.to_owned()),
                 retry_after: None,
+                bearer_error: None,
             },
             StoreError::Db(e) if is_unavailable(&e) => {
                 tracing::warn!(error = %e, "database unavailable");
@@ -133,9 +145,26 @@ impl IntoResponse for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer realm=\"slipway\""),
+                challenge(self.bearer_error, &self.message),
             );
         }
         response
     }
+}
+
+/// `Bearer realm="slipway"`, with the error and its description when a token was
+/// refused. RFC 6750 allows only printable ASCII without `"` and `\` in the
+/// description; other characters are left out rather than the reason lost.
+fn challenge(error: Option<&str>, message: &str) -> axum::http::HeaderValue {
+    const PLAIN: &str = "Bearer realm=\"slipway\"";
+    let Some(error) = error else {
+        return axum::http::HeaderValue::from_static(PLAIN);
+    };
+    let description: String = message
+        .chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect();
+    let value = format!("{PLAIN}, error=\"{error}\", error_description=\"{description}\"");
+    axum::http::HeaderValue::from_str(&value)
+        .unwrap_or_else(|_| axum::http::HeaderValue::from_static(PLAIN))
 }

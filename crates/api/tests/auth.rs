@@ -105,6 +105,11 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
         t
     };
+    let expired = {
+        let (_, t) = user_with_token(&pool, false).await;
+        expire(&pool, &t, chrono::Utc::now() - chrono::Duration::seconds(1)).await;
+        t
+    };
     let mut checked = 0;
     for (method, path, public) in operations() {
         let uri = path
@@ -121,7 +126,9 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
             Some(("authorization", "Bearer slw_not_a_token".to_owned())),
             Some(("authorization", "Basic dXNlcjpwYXNz".to_owned())),
             Some(("authorization", bearer(&revoked))),
+            Some(("authorization", bearer(&expired))),
             Some(("cookie", "slipway_token=slw_not_a_token".to_owned())),
+            Some(("cookie", format!("slipway_token={expired}"))),
         ];
         for auth in bad {
             let auth_ref = auth.as_ref().map(|(n, v)| (*n, v.as_str()));
@@ -530,4 +537,267 @@ async fn the_configured_admin_token_replaces_the_one_before_it(pool: PgPool) {
     assert_eq!(me(two.clone()).await, StatusCode::OK);
     users::sync_admin_token(&pool, "admin", None).await.unwrap();
     assert_eq!(me(two).await, StatusCode::UNAUTHORIZED);
+}
+
+/// Sets a token's expiry directly, as if its lifetime had run out.
+async fn expire(pool: &PgPool, token: &str, at: chrono::DateTime<chrono::Utc>) {
+    let done = sqlx::query("UPDATE api_tokens SET expires_at = $2 WHERE hash = $1")
+        .bind(slipway_core::token::hash(token))
+        .bind(at)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(done.rows_affected(), 1);
+}
+
+async fn sign_in(app: &Router, token: &str) -> axum::response::Response {
+    let request = Request::builder()
+        .method("POST")
+        .uri("/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={token}")))
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap()
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
+    use chrono::{DateTime, Duration, Utc};
+    let app = api(pool.clone());
+    let (_, first) = user_with_token(&pool, false).await;
+    let auth = bearer(&first);
+
+    let before = Utc::now();
+    let created = send(
+        &app,
+        "POST",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        Some(json!({"name": "short", "expires_in": "2h"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let expires_at: DateTime<Utc> = created.json["expires_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let after = Utc::now();
+    // The database's clock set it; allow it a little skew against the test's.
+    let slack = Duration::seconds(30);
+    assert!(
+        expires_at > before + Duration::hours(2) - slack
+            && expires_at < after + Duration::hours(2) + slack,
+        "expires_at {expires_at}, created between {before} and {after}"
+    );
+    let short = created.json["token"].as_str().unwrap().to_owned();
+
+    let list = send(
+        &app,
+        "GET",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    let tokens = list.json["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2, "{}", list.text);
+    assert_eq!(tokens[0]["name"], "short");
+    assert_eq!(tokens[0]["expires_at"], created.json["expires_at"]);
+    // A token made without expires_in never expires: the field is there, and null.
+    assert_eq!(
+        tokens[1].get("expires_at"),
+        Some(&Value::Null),
+        "{}",
+        list.text
+    );
+
+    // Not yet expired: it works, for the API and for signing in to the dashboard, whose
+    // cookie lasts no longer than the token.
+    let me = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &bearer(&short))),
+        None,
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    let signed_in = sign_in(&app, &short).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers()[header::SET_COOKIE].to_str().unwrap();
+    let max_age: i64 = cookie
+        .split("; ")
+        .find_map(|p| p.strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (2 * 3600 - 60..=2 * 3600).contains(&max_age),
+        "cut to the token's 2h: {cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    // Without an expiry the cookie keeps its 30 days.
+    let forever = sign_in(&app, &first).await;
+    let cookie = forever.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(cookie.contains("Max-Age=2592000"), "{cookie}");
+
+    // Its time runs out.
+    expire(&pool, &short, Utc::now() - Duration::minutes(5)).await;
+    for (name, value) in [("authorization", bearer(&short)), ("cookie", pair.clone())] {
+        let refused = send(&app, "GET", "/api/v1/apps", Some((name, &value)), None).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "{name}: {}",
+            refused.text
+        );
+        assert_eq!(refused.json["error"]["code"], "unauthorized");
+        let message = refused.json["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("the token expired at ") && message.contains("create a new one"),
+            "{message}"
+        );
+        let challenge = refused.headers[header::WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(
+            challenge.starts_with("Bearer realm=\"slipway\", error=\"invalid_token\"")
+                && challenge.contains("error_description=\"the token expired at "),
+            "{challenge}"
+        );
+    }
+    // A write with an Idempotency-Key is refused the same way, not remembered.
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/v1/tokens")
+        .header("authorization", bearer(&short))
+        .header("idempotency-key", "expired-1")
+        .body(Body::from("{}"))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The dashboard sends its cookie's holder to sign in again, and will not take it.
+    let page = send(&app, "GET", "/", Some(("cookie", &pair)), None).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/login");
+    let again = sign_in(&app, &short).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
+    assert!(!again.headers().contains_key(header::SET_COOKIE));
+    let body = again.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        String::from_utf8_lossy(&body).contains("That token has expired."),
+        "the sign-in page says why"
+    );
+
+    // The token that never expires works on; the expired one stays listed, marked by its
+    // past expires_at, until revoked.
+    let list = send(
+        &app,
+        "GET",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert_eq!(list.json["tokens"].as_array().unwrap().len(), 2);
+    let revoke = send(
+        &app,
+        "DELETE",
+        &format!("/api/v1/tokens/{}", &short[..12]),
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.text);
+    // Revoked, it is refused as any unknown token is.
+    let gone = send(
+        &app,
+        "GET",
+        "/api/v1/me",
+        Some(("authorization", &bearer(&short))),
+        None,
+    )
+    .await;
+    assert_eq!(
+        gone.json["error"]["message"],
+        "the token is invalid or has been revoked"
+    );
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn expires_in_must_be_a_duration_from_a_minute_to_a_year(pool: PgPool) {
+    // Documented: the request takes it and the token views show its result.
+    let doc = serde_json::to_value(slipway_api::openapi_document()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["CreateToken"]["properties"]["expires_in"]["example"], "30d",
+        "{}",
+        schemas["CreateToken"]
+    );
+    assert!(
+        schemas["TokenView"]["properties"]["expires_at"].is_object(),
+        "{}",
+        schemas["TokenView"]
+    );
+    let app = api(pool.clone());
+    let (_, token) = user_with_token(&pool, false).await;
+    let auth = bearer(&token);
+    for bad in [
+        json!("soon"),
+        json!(""),
+        json!("30"),
+        json!("30s"),
+        json!("366d"),
+        json!("-1h"),
+        json!(3600),
+    ] {
+        let reply = send(
+            &app,
+            "POST",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            Some(json!({"name": "x", "expires_in": bad})),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            reply.text
+        );
+        assert_eq!(
+            reply.json["error"]["field"], "expires_in",
+            "{bad}: {}",
+            reply.text
+        );
+    }
+    // Nothing was created by the refused requests.
+    let list = send(
+        &app,
+        "GET",
+        "/api/v1/tokens",
+        Some(("authorization", &auth)),
+        None,
+    )
+    .await;
+    assert_eq!(list.json["tokens"].as_array().unwrap().len(), 1);
+    // The bounds themselves are allowed, and null means never.
+    for good in [json!("1m"), json!("365d"), json!("90m"), Value::Null] {
+        let reply = send(
+            &app,
+            "POST",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            Some(json!({"expires_in": good})),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{good}: {}", reply.text);
+        assert_eq!(
+            reply.json["expires_at"].is_null(),
+            good.is_null(),
+            "{good}: {}",
+            reply.text
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Users and API tokens. Tokens are looked up by their hash; the text is never stored.
 
 use chrono::{DateTime, Utc};
-use slipway_core::token::NewToken;
+use slipway_core::token::{Lifetime, NewToken};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -24,6 +24,8 @@ pub struct TokenRow {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// `None`: the token never expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// Who a request comes from, as its token says.
@@ -33,6 +35,31 @@ pub struct Caller {
     pub name: String,
     pub is_admin: bool,
     pub token_id: Uuid,
+    /// When the token stops working (`None`: never), so that whatever keeps it, such as
+    /// the dashboard's cookie, need not keep it longer.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a presented token turned out to be.
+#[derive(Debug, Clone)]
+pub enum TokenCheck {
+    Live(Caller),
+    /// A real token past its expiry: the client deserves to know that, rather than be
+    /// told it is invalid, so that it makes a new one instead of suspecting a typo.
+    Expired {
+        at: DateTime<Utc>,
+    },
+    /// Unknown or revoked; the two are not told apart, so revoked tokens reveal nothing.
+    Unknown,
+}
+
+impl TokenCheck {
+    pub fn live(self) -> Option<Caller> {
+        match self {
+            Self::Live(caller) => Some(caller),
+            Self::Expired { .. } | Self::Unknown => None,
+        }
+    }
 }
 
 impl Caller {
@@ -46,7 +73,8 @@ impl Caller {
     }
 }
 
-/// Creates a user with a first token.
+/// Creates a user with a first token, which never expires: the admin hands it over and
+/// its user makes shorter-lived ones as they need them.
 pub async fn create(
     pool: &PgPool,
     name: &str,
@@ -64,7 +92,7 @@ pub async fn create(
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| StoreError::from_unique(e, "users_name_key", "name"))?;
-    let token = insert_token(&mut tx, user.id, "first token", token).await?;
+    let token = insert_token(&mut tx, user.id, "first token", token, None).await?;
     tx.commit().await?;
     Ok((user, token))
 }
@@ -74,28 +102,35 @@ async fn insert_token(
     user_id: Uuid,
     name: &str,
     token: &NewToken,
+    lifetime: Option<Lifetime>,
 ) -> Result<TokenRow, StoreError> {
+    // The expiry is counted on the database's clock, the one `authenticate` compares it
+    // with, so that a skewed API host cannot stretch or shorten it.
     Ok(sqlx::query_as(
-        "INSERT INTO api_tokens (id, user_id, prefix, hash, name) VALUES ($1, $2, $3, $4, $5)
-         RETURNING id, user_id, prefix, name, created_at, last_used_at",
+        "INSERT INTO api_tokens (id, user_id, prefix, hash, name, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + $6)
+         RETURNING id, user_id, prefix, name, created_at, last_used_at, expires_at",
     )
     .bind(Uuid::now_v7())
     .bind(user_id)
     .bind(&token.prefix)
     .bind(&token.hash)
     .bind(name)
+    .bind(lifetime.map(Lifetime::duration))
     .fetch_one(conn)
     .await?)
 }
 
+/// Adds a token to the user; with a `lifetime` it stops working that long from now.
 pub async fn add_token(
     pool: &PgPool,
     user_id: Uuid,
     name: &str,
     token: &NewToken,
+    lifetime: Option<Lifetime>,
 ) -> Result<TokenRow, StoreError> {
     let mut conn = pool.acquire().await?;
-    insert_token(&mut conn, user_id, name, token).await
+    insert_token(&mut conn, user_id, name, token, lifetime).await
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, StoreError> {
@@ -106,10 +141,11 @@ pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, StoreError> {
     )
 }
 
-/// The user's live tokens, newest first.
+/// The user's unrevoked tokens, newest first. Expired ones are included, with their
+/// `expires_at` in the past, so that a user can see why a client stopped working.
 pub async fn tokens(pool: &PgPool, user_id: Uuid) -> Result<Vec<TokenRow>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, user_id, prefix, name, created_at, last_used_at FROM api_tokens
+        "SELECT id, user_id, prefix, name, created_at, last_used_at, expires_at FROM api_tokens
          WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
     )
     .bind(user_id)
@@ -127,7 +163,7 @@ pub async fn revoke(
     let id = Uuid::parse_str(id_or_prefix).ok();
     let mut tx = pool.begin().await?;
     let matches: Vec<TokenRow> = sqlx::query_as(
-        "SELECT id, user_id, prefix, name, created_at, last_used_at FROM api_tokens
+        "SELECT id, user_id, prefix, name, created_at, last_used_at, expires_at FROM api_tokens
          WHERE user_id = $1 AND revoked_at IS NULL AND (id = $2 OR prefix = $3 OR hash = $4)
          FOR UPDATE",
     )
@@ -150,34 +186,54 @@ pub async fn revoke(
     Ok(token)
 }
 
-/// user id, user name, admin, token id, last use
-type TokenOwner = (Uuid, String, bool, Uuid, Option<DateTime<Utc>>);
+/// user id, user name, admin, token id, last use, expiry, expired
+type TokenOwner = (
+    Uuid,
+    String,
+    bool,
+    Uuid,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    bool,
+);
 
-/// The caller a token belongs to, if it is live. Marks it used, at most once a minute
-/// so that authentication does not turn every read into a write.
+/// The caller a token belongs to, if it is live (neither revoked nor expired).
 pub async fn authenticate(pool: &PgPool, hash: &[u8]) -> Result<Option<Caller>, StoreError> {
+    Ok(check(pool, hash).await?.live())
+}
+
+/// What the token with this hash is: live, expired or unknown. A live token is marked
+/// used, at most once a minute so that authentication does not turn every read into a
+/// write; an expired one is not, since it was not let in.
+pub async fn check(pool: &PgPool, hash: &[u8]) -> Result<TokenCheck, StoreError> {
+    // Expiry is judged by the database's clock, the one that set it.
     let found: Option<TokenOwner> = sqlx::query_as(
-        "SELECT u.id, u.name, u.is_admin, t.id, t.last_used_at
+        "SELECT u.id, u.name, u.is_admin, t.id, t.last_used_at, t.expires_at,
+                coalesce(t.expires_at <= now(), false)
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.hash = $1 AND t.revoked_at IS NULL",
     )
     .bind(hash)
     .fetch_optional(pool)
     .await?;
-    let Some((user_id, name, is_admin, token_id, last_used_at)) = found else {
-        return Ok(None);
+    let Some((user_id, name, is_admin, token_id, last_used_at, expires_at, expired)) = found else {
+        return Ok(TokenCheck::Unknown);
     };
+    if let (true, Some(at)) = (expired, expires_at) {
+        return Ok(TokenCheck::Expired { at });
+    }
     if last_used_at.is_none_or(|at| Utc::now() - at > chrono::Duration::minutes(1)) {
         sqlx::query("UPDATE api_tokens SET last_used_at = now() WHERE id = $1")
             .bind(token_id)
             .execute(pool)
             .await?;
     }
-    Ok(Some(Caller {
+    Ok(TokenCheck::Live(Caller {
         user_id,
         name,
         is_admin,
         token_id,
+        expires_at,
     }))
 }
 
@@ -215,7 +271,8 @@ pub async fn sync_admin_token(
         sqlx::query(
             "INSERT INTO api_tokens (id, user_id, prefix, hash, name) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (hash) DO UPDATE
-             SET revoked_at = NULL, user_id = EXCLUDED.user_id, name = EXCLUDED.name",
+             SET revoked_at = NULL, expires_at = NULL, user_id = EXCLUDED.user_id,
+                 name = EXCLUDED.name",
         )
         .bind(Uuid::now_v7())
         .bind(user_id)

@@ -1,6 +1,7 @@
 //! `whoami`, `tokens` and `users`. A new token goes to stdout alone (with --json, the
 //! API's answer), so that `TOKEN=$(slipway tokens create)` works.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::cli::{TokensCommand, UsersCommand};
@@ -29,6 +30,19 @@ fn rows(value: &Value, list: &str, keys: &[&str]) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// A token's expiry for people: "never", or the moment (marked when it has passed).
+fn expiry(token: &Value, now: DateTime<Utc>) -> String {
+    match &token["expires_at"] {
+        Value::Null => "never".to_owned(),
+        // As sent, like the other times in the table; marked once it has passed.
+        Value::String(raw) => match raw.parse::<DateTime<Utc>>() {
+            Ok(at) if at <= now => format!("{raw} (expired)"),
+            _ => raw.clone(),
+        },
+        other => other.to_string(),
+    }
+}
+
 pub async fn whoami(client: &Client, json: bool) -> Result<()> {
     let me = client.get("/api/v1/me").await?;
     if json {
@@ -51,25 +65,55 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<()> {
             if json {
                 output::json(&value);
             } else {
-                let keys = ["prefix", "name", "created_at", "last_used_at", "id"];
+                let now = Utc::now();
+                let rows: Vec<Vec<String>> = value["tokens"]
+                    .as_array()
+                    .map(|tokens| {
+                        tokens
+                            .iter()
+                            .map(|t| {
+                                let mut row: Vec<String> =
+                                    ["prefix", "name", "created_at", "last_used_at"]
+                                        .iter()
+                                        .map(|k| text(t, k))
+                                        .collect();
+                                row.extend([expiry(t, now), text(t, "id")]);
+                                row
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 table(
-                    &["PREFIX", "NAME", "CREATED", "LAST USED", "ID"],
-                    &rows(&value, "tokens", &keys),
+                    &["PREFIX", "NAME", "CREATED", "LAST USED", "EXPIRES", "ID"],
+                    &rows,
                 );
             }
         }
-        TokensCommand::Create { name, json } => {
-            let body = match name {
-                Some(name) => json!({ "name": name }),
-                None => json!({}),
-            };
+        TokensCommand::Create {
+            name,
+            expires_in,
+            json,
+        } => {
+            // Sent as typed: the API checks the duration and names `expires_in` if it
+            // is wrong, so the CLI and the API cannot disagree on what is allowed.
+            let mut body = json!({});
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(expires_in) = expires_in {
+                body["expires_in"] = json!(expires_in);
+            }
             let created = client.post("/api/v1/tokens", &body).await?;
             if json {
                 output::json(&created);
             } else {
                 println!("{}", text(&created, "token"));
+                let until = match expiry(&created, Utc::now()).as_str() {
+                    "never" => "it never expires".to_owned(),
+                    at => format!("it expires at {at}"),
+                };
                 eprintln!(
-                    "token {} created; it is shown only now",
+                    "token {} created; it is shown only now; {until}",
                     text(&created, "prefix")
                 );
             }

@@ -2,24 +2,36 @@
 //! HttpOnly, SameSite=Strict cookie, which page scripts cannot read and other sites
 //! cannot make the browser send. The API accepts the same cookie, so the page's buttons
 //! call it as the signed-in user.
+//!
+//! The cookie is the token, so it is only as good as the token: every page and API call
+//! checks it afresh (a revoked or expired token signs the browser out at once), and its
+//! Max-Age is cut to the token's expiry so that the browser drops it no later.
 
 use axum::Form;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use maud::Markup;
 use serde::Deserialize;
-use slipway_store::users::Caller;
+use slipway_store::users::{Caller, TokenCheck};
 
 use super::{PageError, pages};
-use crate::auth::{COOKIE_NAME, caller, presented};
+use crate::auth::{COOKIE_NAME, caller, check, presented};
 use crate::{ApiError, AppState};
 
-/// How long a dashboard sign-in lasts.
-const SESSION_DAYS: u32 = 30;
+/// How long a dashboard sign-in lasts at most, in seconds: 30 days.
+const SESSION_SECONDS: i64 = 30 * 24 * 3600;
 
-/// The signed-in user of a dashboard page; without one, the page redirects to sign-in.
+/// The cookie's Max-Age: the session's length, or less if the token expires sooner.
+fn max_age(expires_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
+    let left = expires_at.map_or(SESSION_SECONDS, |at| (at - now).num_seconds());
+    left.clamp(0, SESSION_SECONDS)
+}
+
+/// The signed-in user of a dashboard page; without one (no cookie, or a token since
+/// revoked or expired), the page redirects to sign-in.
 pub struct Viewer(pub Caller);
 
 impl FromRequestParts<AppState> for Viewer {
@@ -70,16 +82,27 @@ pub async fn sign_in(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     };
     let token = form.token.trim();
-    let valid = !token.is_empty()
-        && token.chars().all(|c| c.is_ascii_graphic())
-        && caller(&state, token).await?.is_some();
-    if !valid {
-        let page = pages::login(Some("That token is not valid (or was revoked)."));
-        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
-    }
+    let found = if !token.is_empty() && token.chars().all(|c| c.is_ascii_graphic()) {
+        check(&state, token).await?
+    } else {
+        TokenCheck::Unknown
+    };
+    let user = match found {
+        TokenCheck::Live(user) => user,
+        TokenCheck::Expired { .. } => {
+            let page = pages::login(Some(
+                "That token has expired. Create a new one (slipway tokens create) and sign in with it.",
+            ));
+            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+        }
+        TokenCheck::Unknown => {
+            let page = pages::login(Some("That token is not valid (or was revoked)."));
+            return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+        }
+    };
     let cookie = format!(
         "{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        SESSION_DAYS * 24 * 3600,
+        max_age(user.expires_at, Utc::now()),
         if over_https(&headers) { "; Secure" } else { "" }
     );
     Ok(with_cookie(Redirect::to("/"), &cookie)?)
@@ -109,4 +132,24 @@ fn with_cookie(redirect: Redirect, cookie: &str) -> Result<Response, ApiError> {
     let mut response = redirect.into_response();
     response.headers_mut().insert(header::SET_COOKIE, value);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_cookie_lasts_30_days_or_until_the_token_expires() {
+        let now = Utc::now();
+        assert_eq!(max_age(None, now), SESSION_SECONDS);
+        assert_eq!(
+            max_age(Some(now + Duration::days(365)), now),
+            SESSION_SECONDS
+        );
+        assert_eq!(max_age(Some(now + Duration::hours(2)), now), 7200);
+        // Expired while signing in: the browser is told to drop it at once.
+        assert_eq!(max_age(Some(now - Duration::seconds(5)), now), 0);
+    }
 }

@@ -42,6 +42,9 @@ pub struct TokenView {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// When the token stops working; `null`: never. Expired tokens stay listed, with
+    /// this in the past, until revoked.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<TokenRow> for TokenView {
@@ -52,6 +55,7 @@ impl From<TokenRow> for TokenView {
             name: t.name,
             created_at: t.created_at,
             last_used_at: t.last_used_at,
+            expires_at: t.expires_at,
         }
     }
 }
@@ -95,6 +99,10 @@ pub struct Me {
 pub struct CreateToken {
     /// What the token is for, e.g. `laptop` or `ci` (1–100 characters).
     name: Option<String>,
+    /// How long the token may be used, from now: a duration such as `90m`, `12h` or
+    /// `30d`, from 1 minute to 365 days. Without it the token never expires.
+    #[schema(example = "30d")]
+    expires_in: Option<String>,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -151,7 +159,8 @@ pub async fn list_tokens(
     }))
 }
 
-/// A new token for the caller; its text is in this response only.
+/// A new token for the caller; its text is in this response only. With `expires_in`
+/// it stops working that long from now.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "users", request_body = CreateToken,
     responses((status = 201, body = NewTokenView), (status = 400, description = "Malformed JSON", body = crate::error::Body),
         (status = 401, description = "No valid token", body = crate::error::Body),
@@ -162,11 +171,16 @@ pub async fn create_token(
     JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<impl IntoResponse, ApiError> {
     let name = token_name(body.name)?;
+    let lifetime = body
+        .expires_in
+        .as_deref()
+        .map(token::Lifetime::parse)
+        .transpose()?;
     let new = token::generate();
-    let row = users::add_token(&state.pool, caller.user_id, &name, &new)
+    let row = users::add_token(&state.pool, caller.user_id, &name, &new, lifetime)
         .await
         .map_err(|e| ApiError::store("token", e))?;
-    tracing::info!(user = %caller.name, prefix = %row.prefix, "token created");
+    tracing::info!(user = %caller.name, prefix = %row.prefix, expires_at = ?row.expires_at, "token created");
     Ok((
         StatusCode::CREATED,
         Json(NewTokenView {
