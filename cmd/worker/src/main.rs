@@ -23,8 +23,10 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = slipway_service::shutdown_token();
     if let Some(port) = config.worker_metrics_port {
         let (pool, shutdown) = (pool.clone(), shutdown.clone());
+        let app_subnets = config.app_subnets;
         tokio::spawn(async move {
-            if let Err(e) = slipway_service::serve_metrics(pool, port, shutdown).await {
+            if let Err(e) = slipway_service::serve_metrics(pool, port, app_subnets, shutdown).await
+            {
                 tracing::error!(error = %e, "metrics server stopped");
             }
         });

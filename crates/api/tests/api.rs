@@ -536,6 +536,9 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     }
     stop.cancel();
     worker_task.await.unwrap().unwrap();
+    let _ = docker
+        .remove_networks_labelled(&[("slipway.network", &config.network)])
+        .await;
     let _ = docker.remove_network(&config.network).await;
 }
 

@@ -434,5 +434,8 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     }
     stop.cancel();
     worker_task.await.unwrap().unwrap();
+    let _ = docker
+        .remove_networks_labelled(&[("slipway.network", &config.network)])
+        .await;
     let _ = docker.remove_network(&config.network).await;
 }

@@ -83,7 +83,11 @@ pub struct Config {
     pub base_domain: String,
     pub port: u16,
     pub work_dir: PathBuf,
+    /// The network Traefik and the worker share; each app gets a network of its own
+    /// named after it (`labels::app_network`).
     pub network: String,
+    /// Where app networks get their addresses (SLIPWAY_APP_SUBNETS).
+    pub app_subnets: crate::subnets::AppSubnets,
     pub worker_concurrency: usize,
     pub poll_interval: Duration,
     pub publish_ports: bool,
@@ -142,6 +146,22 @@ impl Config {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from("/var/lib/slipway/work")),
             network: parse_network(var("SLIPWAY_NETWORK"))?,
+            app_subnets: crate::subnets::AppSubnets::parse(
+                var("SLIPWAY_APP_SUBNETS").as_deref(),
+                var("SLIPWAY_APP_SUBNET_SIZE").as_deref(),
+            )
+            .map_err(|reason| {
+                invalid(
+                    "SLIPWAY_APP_SUBNETS",
+                    &format!(
+                        "{} (size {})",
+                        var("SLIPWAY_APP_SUBNETS")
+                            .unwrap_or_else(|| crate::subnets::DEFAULT_POOL.into()),
+                        var("SLIPWAY_APP_SUBNET_SIZE").unwrap_or_else(|| "24".into())
+                    ),
+                    reason,
+                )
+            })?,
             worker_concurrency: parse_num(
                 "SLIPWAY_WORKER_CONCURRENCY",
                 var("SLIPWAY_WORKER_CONCURRENCY"),
@@ -274,6 +294,8 @@ impl Config {
             port: 0,
             work_dir,
             network: network.to_owned(),
+            app_subnets: crate::subnets::AppSubnets::parse(None, None)
+                .unwrap_or(crate::subnets::AppSubnets::Docker),
             worker_concurrency: 2,
             poll_interval: Duration::from_millis(200),
             publish_ports: false,
@@ -564,6 +586,8 @@ mod tests {
             ("SLIPWAY_PUBLISH_PORTS", "maybe"),
             ("BASE_DOMAIN", "bad domain"),
             ("SLIPWAY_NETWORK", "-x"),
+            ("SLIPWAY_APP_SUBNETS", "10.0.0.0"),
+            ("SLIPWAY_APP_SUBNETS", "fd00::/8"),
             ("SLIPWAY_LOG_FORMAT", "xml"),
             ("SLIPWAY_ACME_EMAIL", "not-an-email"),
             ("SLIPWAY_ACME_EMAIL", "a@b"),

@@ -9,6 +9,19 @@ pub const LABEL_APP: &str = "slipway.app";
 pub const LABEL_APP_ID: &str = "slipway.app.id";
 pub const LABEL_DEPLOYMENT_ID: &str = "slipway.deployment.id";
 pub const LABEL_PROCESS: &str = "slipway.process";
+/// On app containers and app networks: the shared network (SLIPWAY_NETWORK) of the
+/// Slipway instance they belong to, so instances on one Docker host keep apart.
+pub const LABEL_NETWORK: &str = "slipway.network";
+/// On containers that every app network must reach (Traefik, and the worker, which
+/// health-checks replicas by address): `true` makes the worker connect them to each
+/// app network. They must also be on SLIPWAY_NETWORK.
+pub const LABEL_JOINS_APP_NETWORKS: &str = "slipway.joins-app-networks";
+
+/// The app's own network: its containers join only this one, so apps cannot reach each
+/// other, and Traefik joins it to route to them.
+pub fn app_network(shared: &str, app: &str) -> String {
+    format!("{shared}-app-{app}")
+}
 
 /// Where the app is routed: everything Traefik and the container need to know.
 #[derive(Debug, Clone)]
@@ -49,6 +62,7 @@ pub fn host(subdomain: &str, base_domain: &str) -> String {
 
 /// Labels that mark a container or image as Slipway's and say whose it is.
 pub fn ownership_labels(
+    shared_network: &str,
     app: &str,
     app_id: &str,
     deployment_id: &str,
@@ -56,6 +70,7 @@ pub fn ownership_labels(
 ) -> HashMap<String, String> {
     HashMap::from([
         (LABEL_MANAGED.to_owned(), "true".to_owned()),
+        (LABEL_NETWORK.to_owned(), shared_network.to_owned()),
         (LABEL_APP.to_owned(), app.to_owned()),
         (LABEL_APP_ID.to_owned(), app_id.to_owned()),
         (LABEL_DEPLOYMENT_ID.to_owned(), deployment_id.to_owned()),
@@ -190,8 +205,10 @@ mod tests {
             container_name("hello", "01a2074c-f2a9-74c3-915b-45a73c144cca", "web", 2),
             "hello-web-2-45a73c144cca"
         );
-        let own = ownership_labels("hello", "a1", "d1", "web");
+        let own = ownership_labels("slipway", "hello", "a1", "d1", "web");
         assert_eq!(own[LABEL_MANAGED], "true");
         assert_eq!(own[LABEL_DEPLOYMENT_ID], "d1");
+        assert_eq!(own[LABEL_NETWORK], "slipway");
+        assert_eq!(app_network("slipway", "hello"), "slipway-app-hello");
     }
 }

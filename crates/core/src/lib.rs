@@ -8,6 +8,7 @@ pub mod envvars;
 pub mod labels;
 pub mod spec;
 pub mod status;
+pub mod subnets;
 pub mod token;
 pub mod validate;
 

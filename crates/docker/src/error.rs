@@ -24,6 +24,11 @@ impl DockerError {
         self.status_code() == Some(409)
     }
 
+    /// Creating a network failed because its subnet overlaps one another network holds.
+    pub fn is_address_taken(&self) -> bool {
+        self.status_code().is_some() && self.to_string().contains("overlaps")
+    }
+
     /// The Docker Engine could not be reached: socket missing, connection refused or
     /// reset, or no answer before the client's timeout.
     pub fn is_unreachable(&self) -> bool {

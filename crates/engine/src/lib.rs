@@ -6,6 +6,7 @@ mod failure;
 mod health;
 mod lease;
 mod logsink;
+mod networks;
 mod pipeline;
 pub mod reconcile;
 mod replicas;

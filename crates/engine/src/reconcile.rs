@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use slipway_core::DeploymentStatus;
-use slipway_core::labels::{LABEL_DEPLOYMENT_ID, LABEL_MANAGED};
+use slipway_core::labels::{LABEL_DEPLOYMENT_ID, LABEL_MANAGED, LABEL_NETWORK};
 use slipway_store::{apps, deployments, queue};
 use uuid::Uuid;
 
@@ -95,6 +95,12 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Str
             .map_err(|e| e.to_string())?;
         done.removed.push(c.name.clone());
     }
+    let missing = wanted
+        .keys()
+        .any(|name| !present_names.contains(name.as_str()));
+    if missing {
+        crate::networks::prepare(ctx, &app.name).await?;
+    }
     for (name, (process, n)) in &wanted {
         if present_names.contains(name.as_str()) {
             continue;
@@ -146,15 +152,29 @@ fn list_or_none(names: &[String]) -> String {
     }
 }
 
-/// Start-up: removes Slipway containers on this worker's network that no live
-/// deployment accounts for, then reconciles every app.
+/// Start-up: removes this installation's app containers that no live deployment
+/// accounts for, attaches Traefik and the workers to every app network, then reconciles
+/// every app.
 pub async fn reconcile_all(ctx: &Context) -> Result<Reconciled, String> {
     let mut done = Reconciled::default();
-    let managed = ctx
+    let shared = ctx.config.network.as_str();
+    let mut managed = ctx
         .docker
-        .list_containers_on_network(&ctx.config.network, &[(LABEL_MANAGED, "true")])
+        .list_containers(&[(LABEL_MANAGED, "true"), (LABEL_NETWORK, shared)])
         .await
         .map_err(|e| e.to_string())?;
+    // Releases made before apps had networks of their own sit on the shared network and
+    // carry no network label.
+    let legacy = ctx
+        .docker
+        .list_containers_on_network(shared, &[(LABEL_MANAGED, "true")])
+        .await
+        .map_err(|e| e.to_string())?;
+    for c in legacy {
+        if !managed.iter().any(|m| m.id == c.id) {
+            managed.push(c);
+        }
+    }
     let ids: Vec<Uuid> = managed
         .iter()
         .filter_map(|c| c.labels.get(LABEL_DEPLOYMENT_ID))
@@ -183,6 +203,7 @@ pub async fn reconcile_all(ctx: &Context) -> Result<Reconciled, String> {
             done.removed.push(c.name.clone());
         }
     }
+    crate::networks::attach_all(ctx).await;
     let apps = apps::list_live_ids(&ctx.pool)
         .await
         .map_err(|e| e.to_string())?;

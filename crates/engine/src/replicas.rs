@@ -90,7 +90,9 @@ impl Release {
     ) -> ContainerSpec {
         let config = &ctx.config;
         let deployment = self.deployment_id.to_string();
+        let network = labels::app_network(&config.network, &self.app_name);
         let mut container_labels = labels::ownership_labels(
+            &config.network,
             &self.app_name,
             &self.app_id.to_string(),
             &deployment,
@@ -102,7 +104,7 @@ impl Release {
                 app: &self.app_name,
                 subdomain: &self.app_name,
                 base_domain: &config.base_domain,
-                network: &config.network,
+                network: &network,
                 port: self.port,
                 tls: config.acme_email.is_some(),
             }));
@@ -128,7 +130,7 @@ impl Release {
         ContainerSpec {
             name: self.container_name(process, replica),
             image: self.image.clone(),
-            network: config.network.clone(),
+            network,
             port: self.port,
             // Only web replicas are health-checked through a published port.
             publish_port: config.publish_ports && is_web,

@@ -1,5 +1,6 @@
 //! Removing a deleted app from the runtime: its containers (found by their ownership
-//! labels) and its images (found by their repository, `slipway-<app>`), then its rows.
+//! labels), its network, and its images (found by their repository, `slipway-<app>`),
+//! then its rows.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
                 .await?;
             tracing::info!(container = %c.name, "removed container");
         }
+        crate::networks::remove(ctx, &teardown.app.name).await?;
         // By tag, not id: an identical build of another app shares the image id, and
         // removing the id would take that app's tag with it.
         let repository = labels::image_repository(&teardown.app.name);

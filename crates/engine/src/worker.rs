@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::{pipeline, reconcile, teardown, watcher};
+use crate::{networks, pipeline, reconcile, teardown, watcher};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -96,6 +96,7 @@ impl Worker {
             Err(e) => tracing::warn!(error = %e, "start-up reconciliation failed"),
         }
         tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
+        tasks.spawn(networks::watch_joiners(ctx.clone(), shutdown.clone()));
         let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
         tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
         loop {

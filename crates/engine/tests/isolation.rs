@@ -8,6 +8,7 @@ mod support;
 
 use std::process::Command;
 
+use slipway_store::apps::{self, Owner};
 use slipway_store::{PgPool, deployments};
 use slipway_testkit::{TestRepo, web_app_files};
 use support::Env;
@@ -42,6 +43,30 @@ fn connects_from(container: &str, host: &str, port: &str) -> (bool, String) {
 /// NET_BIND_SERVICE (bits 0, 1, 3, 6, 7, 10), as /proc/<pid>/status prints it.
 const KEPT_CAPS: &str = "00000000000004cb";
 
+/// The container's address on `network`.
+fn ip_on(container: &str, network: &str) -> String {
+    let (ok, out) = docker(&[
+        "inspect",
+        "-f",
+        &format!("{{{{(index .NetworkSettings.Networks \"{network}\").IPAddress}}}}"),
+        container,
+    ]);
+    assert!(ok, "{out}");
+    out.trim().to_owned()
+}
+
+/// The networks the container is attached to.
+fn networks_of(container: &str) -> Vec<String> {
+    let (ok, out) = docker(&[
+        "inspect",
+        "-f",
+        "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}} {{end}}",
+        container,
+    ]);
+    assert!(ok, "{out}");
+    out.split_whitespace().map(str::to_owned).collect()
+}
+
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn an_app_container_cannot_reach_slipways_database_or_the_docker_socket(pool: PgPool) {
     let db_port = std::env::var("DATABASE_URL")
@@ -55,6 +80,7 @@ async fn an_app_container_cannot_reach_slipways_database_or_the_docker_socket(po
     let (_, first) = env.create_app(&repo, None).await;
     let running = env.wait_running(first.id).await;
     let image = running.image.clone().unwrap();
+    let running_app = env.apps[0].clone();
     let app = deployments::containers(&env.pool, first.id).await.unwrap()[0]
         .name
         .clone();
@@ -133,12 +159,13 @@ async fn an_app_container_cannot_reach_slipways_database_or_the_docker_socket(po
 
     // The host's own Postgres (the one this test suite runs on), through the gateway of
     // the app's network: the address an app would try first.
+    let app_network = slipway_core::labels::app_network(&env.config.network, &running_app);
     let (_, gateway) = docker(&[
         "network",
         "inspect",
         "-f",
         "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
-        &env.config.network,
+        &app_network,
     ]);
     let (host_pg, host_pg_out) = connects_from(&app, gateway.trim(), &db_port);
     let host_side =
@@ -166,4 +193,117 @@ async fn an_app_container_cannot_reach_slipways_database_or_the_docker_socket(po
         "the app reached the host's Postgres through {}: {host_pg_out}",
         gateway.trim()
     );
+}
+
+/// Polls `check` for up to 15 s.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still not true after 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn each_app_has_a_network_that_only_traefik_and_the_workers_share(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let shared = env.config.network.clone();
+    env.docker.ensure_network(&shared).await.unwrap();
+    // Stand-ins, from the image the first app builds: a Traefik (labelled to join every
+    // app network) and something else on the shared network, like a worker's metrics.
+    env.start_worker("w1");
+    let repo_a = TestRepo::with_files(web_app_files("app a"));
+    let (_, a) = env.create_app(&repo_a, None).await;
+    let image = env.wait_running(a.id).await.image.unwrap();
+    let tag = &Uuid::new_v4().simple().to_string()[..8];
+    let traefik = format!("slipway-test-traefik-{tag}");
+    let internal = format!("slipway-test-shared-{tag}");
+    let (ok, out) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &traefik,
+        "--network",
+        &shared,
+        "--label",
+        "slipway.joins-app-networks=true",
+        &image,
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = docker(&[
+        "run",
+        "-d",
+        "--name",
+        &internal,
+        "--network",
+        &shared,
+        &image,
+    ]);
+    assert!(ok, "{out}");
+
+    // A release attaches the joiners that run at that moment.
+    let repo_b = TestRepo::with_files(web_app_files("app b"));
+    let (_, b) = env.create_app(&repo_b, None).await;
+    env.wait_running(b.id).await;
+    let container_a = deployments::containers(&env.pool, a.id).await.unwrap()[0]
+        .name
+        .clone();
+    let container_b = deployments::containers(&env.pool, b.id).await.unwrap()[0]
+        .name
+        .clone();
+    let net_a = slipway_core::labels::app_network(&shared, &env.apps[0]);
+    let net_b = slipway_core::labels::app_network(&shared, &env.apps[1]);
+    assert_eq!(networks_of(&container_a), [net_a.as_str()]);
+    assert_eq!(networks_of(&container_b), [net_b.as_str()]);
+    let (_, subnet) = docker(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+        &net_b,
+    ]);
+    assert!(
+        subnet.trim().starts_with("10.213."),
+        "from SLIPWAY_APP_SUBNETS: {subnet}"
+    );
+    assert!(
+        networks_of(&traefik).contains(&net_b),
+        "{:?}",
+        networks_of(&traefik)
+    );
+
+    // App A's network existed before the stand-in: the watcher attaches a joiner when it
+    // starts, as it does a Traefik that compose recreated.
+    eventually("the joiner attached to app A's network", || {
+        networks_of(&traefik).contains(&net_a)
+    })
+    .await;
+    let b_ip = ip_on(&container_b, &net_b);
+    let (reaches_b, out) = connects_from(&traefik, &b_ip, "80");
+    assert!(reaches_b, "Traefik reaches app B: {out}");
+    let (reaches_a, out) = connects_from(&traefik, &ip_on(&container_a, &net_a), "80");
+    assert!(reaches_a, "Traefik reaches app A: {out}");
+
+    // Apps reach neither each other nor what sits on the shared network.
+    let (a_to_b, out) = connects_from(&container_a, &b_ip, "80");
+    assert!(!a_to_b, "app A reached app B by address: {out}");
+    let (a_to_b_name, out) = connects_from(&container_a, &container_b, "80");
+    assert!(!a_to_b_name, "app A reached app B by name: {out}");
+    let (a_to_shared, out) = connects_from(&container_a, &ip_on(&internal, &shared), "80");
+    assert!(!a_to_shared, "app A reached the shared network: {out}");
+
+    // Deleting an app removes its network, detaching the joiners first.
+    apps::mark_deleted(&env.pool, Owner::Any, &env.apps[1])
+        .await
+        .unwrap();
+    eventually("app B's network removed", || {
+        !docker(&["network", "inspect", &net_b]).0
+    })
+    .await;
+
+    docker(&["rm", "-f", &traefik, &internal]);
+    env.teardown().await;
 }

@@ -65,10 +65,10 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
         format!("Host(`{}.localhost`)", app.name)
     );
     assert_eq!(container.labels["traefik.enable"], "true");
-    assert_eq!(
-        container.labels["traefik.docker.network"],
-        env.config.network
-    );
+    // Traefik reaches the app on the app's own network, the only one it is on.
+    let app_network = slipway_core::labels::app_network(&env.config.network, &app.name);
+    assert_eq!(container.labels["traefik.docker.network"], app_network);
+    assert_eq!(container.labels["slipway.network"], env.config.network);
     assert_eq!(
         container.labels["slipway.deployment.id"],
         first.id.to_string()
@@ -378,6 +378,7 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
         network: env.config.network.clone(),
         port: 80,
         labels: slipway_core::labels::ownership_labels(
+            &env.config.network,
             &app.name,
             &app.id.to_string(),
             &first.id.to_string(),

@@ -97,6 +97,10 @@ impl RunningWorker {
         }
         self.stop.cancel();
         self.task.await.unwrap().unwrap();
+        let _ = self
+            .docker
+            .remove_networks_labelled(&[("slipway.network", &config.network)])
+            .await;
         let _ = self.docker.remove_network(&config.network).await;
     }
 }

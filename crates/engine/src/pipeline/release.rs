@@ -40,6 +40,9 @@ impl Run<'_> {
                 ),
             ));
         }
+        let network = crate::networks::prepare(self.ctx, &release.app_name)
+            .await
+            .map_err(|reason| Failure::new(Phase::Release, reason))?;
         let desired = release.desired(&self.job.app.scale.0);
         let plan: Vec<String> = desired
             .iter()
@@ -49,7 +52,7 @@ impl Run<'_> {
             "Starting {} from {} on network {}",
             plan.join(", "),
             release.image,
-            config.network
+            network
         ));
         let mut web = Vec::new();
         let mut others = Vec::new();
@@ -154,7 +157,10 @@ impl Run<'_> {
                     _ => Health::TimedOut {
                         last_error: format!(
                             "the container got no address on network {}",
-                            self.ctx.config.network
+                            slipway_core::labels::app_network(
+                                &self.ctx.config.network,
+                                &release.app_name
+                            )
                         ),
                     },
                 };

@@ -203,6 +203,10 @@ impl Env {
                 }
             }
         }
+        let _ = self
+            .docker
+            .remove_networks_labelled(&[("slipway.network", &self.config.network)])
+            .await;
         let _ = self.docker.remove_network(&self.config.network).await;
     }
 }
