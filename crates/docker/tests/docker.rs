@@ -125,6 +125,53 @@ async fn ensure_network_is_idempotent_even_when_racing() {
         .expect("removing a missing network is fine");
 }
 
+/// Two networks cannot share a subnet: the second create says so in a way the engine
+/// can tell apart (it then tries the next free subnet), and the labels and subnet asked
+/// for are the ones the network gets.
+#[tokio::test]
+async fn a_network_on_a_taken_subnet_is_refused_as_address_taken() {
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let (first, second) = (unique("net"), unique("net"));
+    cleanup.network(&first);
+    cleanup.network(&second);
+    // A /29 from TEST-NET-2, which no default pool hands out.
+    let subnet = ("198.51.100.248/29", "198.51.100.249");
+    let labels = HashMap::from([("slipway.app".to_owned(), "hello".to_owned())]);
+    docker
+        .create_network_on(&first, labels.clone(), Some(subnet))
+        .await
+        .expect("create on a free subnet");
+    docker
+        .create_network_on(&first, labels.clone(), Some(subnet))
+        .await
+        .expect("an existing network of that name is fine");
+    let err = docker
+        .create_network_on(&second, labels, Some(subnet))
+        .await
+        .expect_err("the subnet is taken");
+    assert!(err.is_address_taken(), "{err}");
+    assert!(
+        docker
+            .taken_subnets()
+            .await
+            .unwrap()
+            .contains(&subnet.0.to_owned())
+    );
+    assert_eq!(
+        docker
+            .networks_labelled(&[("slipway.app", "hello"), ("slipway.managed", "true")])
+            .await
+            .unwrap(),
+        [first.as_str()]
+    );
+    docker.detach_all_and_remove(&first).await.unwrap();
+    docker
+        .detach_all_and_remove(&first)
+        .await
+        .expect("removing a missing network is fine");
+}
+
 #[tokio::test]
 async fn build_streams_its_output_and_reports_exposed_ports() {
     let docker = docker().await;
