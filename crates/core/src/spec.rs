@@ -1,7 +1,8 @@
 //! The app spec file, `slipway.toml` at the repository root (the path is set per app).
-//! It declares what the API's fields cannot: the port, the Dockerfile and build args, the
-//! health check, process types with their commands, replicas and resource limits, the
-//! test command and companion services. A repository without it gets `AppSpec::default()`.
+//! It declares what the API's fields cannot: the port, the Dockerfile, build args and
+//! whether git submodules are fetched, the health check, process types with their
+//! commands, replicas and resource limits, the test command and companion services. A
+//! repository without it gets `AppSpec::default()`.
 //!
 //! ```toml
 //! port = 8080
@@ -9,6 +10,7 @@
 //!
 //! [build]
 //! args = { RUST_VERSION = "1.95" }
+//! submodules = true
 //!
 //! [healthcheck]
 //! path = "/healthz"
@@ -72,6 +74,10 @@ pub struct AppSpec {
     pub port: Option<u16>,
     pub dockerfile: Option<String>,
     pub build_args: BTreeMap<String, String>,
+    /// `[build] submodules`: fetch the commit's git submodules into the build context.
+    /// Off by default; specs stored before it existed read as off.
+    #[serde(default)]
+    pub submodules: bool,
     pub healthcheck: HealthCheck,
     /// Always holds `web`, declared or not.
     pub processes: BTreeMap<String, ProcessSpec>,
@@ -85,6 +91,7 @@ impl Default for AppSpec {
             port: None,
             dockerfile: None,
             build_args: BTreeMap::new(),
+            submodules: false,
             healthcheck: HealthCheck::default(),
             processes: BTreeMap::from([(WEB.to_owned(), ProcessSpec::default())]),
             test: None,
@@ -230,6 +237,7 @@ struct NameSpans {
 struct RawBuild {
     #[serde(default)]
     args: BTreeMap<String, Spanned<String>>,
+    submodules: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -358,7 +366,9 @@ impl Checker<'_> {
                 Err(e) => return self.err("dockerfile", path.span(), e.message),
             }
         }
-        for (name, value) in raw.build.unwrap_or_default().args {
+        let build = raw.build.unwrap_or_default();
+        spec.submodules = build.submodules.unwrap_or(false);
+        for (name, value) in build.args {
             if !is_env_name(&name) {
                 return self.err(
                     format!("build.args.{name}"),
@@ -735,6 +745,7 @@ dockerfile = "docker/Dockerfile"
 
 [build]
 args = { RUST_VERSION = "1.95" }
+submodules = true
 
 [healthcheck]
 path = "/healthz"
@@ -790,6 +801,7 @@ port = 6379
             port: Some(8080),
             dockerfile: Some("docker/Dockerfile".into()),
             build_args: BTreeMap::from([("RUST_VERSION".into(), "1.95".into())]),
+            submodules: true,
             healthcheck: HealthCheck {
                 path: "/healthz".into(),
                 timeout: Some(Duration::from_secs(60)),
@@ -913,6 +925,25 @@ command = ["cargo", "test"]
     }
 
     #[test]
+    fn submodules_are_fetched_only_when_enabled() {
+        let submodules = |source: &str| parse(source).unwrap().submodules;
+        assert!(!submodules(""));
+        assert!(!submodules("[build]\nargs = { A = \"1\" }\n"));
+        assert!(!submodules("[build]\nsubmodules = false\n"));
+        assert!(submodules("[build]\nsubmodules = true\n"));
+        assert!(submodules("build.submodules = true\n"));
+        assert!(submodules("build = { submodules = true }\n"));
+        let both = parse("[build]\nsubmodules = true\nargs = { A = \"1\" }\n").unwrap();
+        assert!(both.submodules);
+        assert_eq!(both.build_args["A"], "1");
+        // Specs stored before the key existed read as off.
+        let mut json = serde_json::to_value(AppSpec::default()).unwrap();
+        json.as_object_mut().unwrap().remove("submodules");
+        let old: AppSpec = serde_json::from_value(json).unwrap();
+        assert_eq!(old, AppSpec::default());
+    }
+
+    #[test]
     fn commands_split_like_a_shell() {
         let command = |toml: &str| {
             parse(&format!("[processes.web]\ncommand = {toml}\n"))
@@ -1018,6 +1049,27 @@ command = ["cargo", "test"]
                 "invalid type",
             ),
             ("processes = 5\n", Some("processes"), 1, 13, "invalid type"),
+            (
+                "[build]\nsubmodules = \"yes\"\n",
+                Some("build.submodules"),
+                2,
+                14,
+                "invalid type",
+            ),
+            (
+                "[build]\nsubmodule = true\n",
+                Some("build.submodule"),
+                2,
+                1,
+                "unknown field `submodule`",
+            ),
+            (
+                "build.submodules = 1\n",
+                Some("build.submodules"),
+                1,
+                20,
+                "expected a boolean",
+            ),
             (
                 "[services.redis]\nport = 6379\n",
                 Some("services.redis"),

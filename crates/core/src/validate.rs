@@ -62,21 +62,31 @@ pub struct RepoUrl(String);
 
 impl RepoUrl {
     pub fn parse(raw: &str, allow_local: bool) -> Result<Self, ValidationError> {
-        let err = |m: String| ValidationError::new("repo_url", m);
+        Self::parse_field("repo_url", raw, allow_local)
+    }
+
+    /// [`RepoUrl::parse`] for a URL that is not the API's `repo_url` (a submodule's,
+    /// say): the same rules, with messages naming `field`.
+    pub fn parse_field(
+        field: &'static str,
+        raw: &str,
+        allow_local: bool,
+    ) -> Result<Self, ValidationError> {
+        let err = |m: String| ValidationError::new(field, m);
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(err("repo_url must not be empty".into()));
+            return Err(err(format!("{field} must not be empty")));
         }
         if raw.len() > 2048 {
-            return Err(err("repo_url must be at most 2048 characters".into()));
+            return Err(err(format!("{field} must be at most 2048 characters")));
         }
         if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return Err(err(
-                "repo_url must not contain spaces or control characters".into(),
-            ));
+            return Err(err(format!(
+                "{field} must not contain spaces or control characters"
+            )));
         }
         if raw.starts_with('-') {
-            return Err(err("repo_url must not start with '-'".into()));
+            return Err(err(format!("{field} must not start with '-'")));
         }
         let lower = raw.to_ascii_lowercase();
         let local = lower.starts_with("file://") || raw.starts_with('/') || raw.starts_with('.');
@@ -96,20 +106,20 @@ impl RepoUrl {
         if let Some((scheme, rest)) = lower.split_once("://") {
             if !matches!(scheme, "http" | "https" | "ssh" | "git+ssh") {
                 return Err(err(format!(
-                    "repo_url scheme {scheme}:// is not supported; use https://, http://, ssh:// or git@host:path"
+                    "{field} scheme {scheme}:// is not supported; use https://, http://, ssh:// or git@host:path"
                 )));
             }
             let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
             let host = host.rsplit('@').next().unwrap_or_default();
             if host.is_empty() || host.starts_with(':') {
-                return Err(err("repo_url must name a host".into()));
+                return Err(err(format!("{field} must name a host")));
             }
             if let Some(reason) = forbidden_host(host_name(host), allow_local) {
-                return Err(err(format!("repo_url: {reason}")));
+                return Err(err(format!("{field}: {reason}")));
             }
             let path = &rest[rest.find('/').unwrap_or(rest.len())..];
             if path.trim_matches('/').is_empty() {
-                return Err(err("repo_url must include the repository path".into()));
+                return Err(err(format!("{field} must include the repository path")));
             }
             return Ok(Self(raw.to_owned()));
         }
@@ -121,14 +131,14 @@ impl RepoUrl {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
             if userhost.contains('@') && valid_host && !path.trim_matches('/').is_empty() {
                 if let Some(reason) = forbidden_host(host, allow_local) {
-                    return Err(err(format!("repo_url: {reason}")));
+                    return Err(err(format!("{field}: {reason}")));
                 }
                 return Ok(Self(raw.to_owned()));
             }
         }
-        Err(err(
-            "repo_url must be an http(s):// or ssh:// URL, or git@host:path".into(),
-        ))
+        Err(err(format!(
+            "{field} must be an http(s):// or ssh:// URL, or git@host:path"
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -373,6 +383,28 @@ mod tests {
         assert!(RepoUrl::parse("./repo", true).is_err());
         let local = RepoUrl::parse("file:///tmp/r", false).unwrap_err();
         assert!(local.message.contains("SLIPWAY_ALLOW_LOCAL_REPOS"));
+    }
+
+    #[test]
+    fn other_urls_are_held_to_the_same_rules_under_their_own_name() {
+        let e = RepoUrl::parse_field("url", "http://169.254.169.254/x.git", false).unwrap_err();
+        assert_eq!(e.field, "url");
+        assert_eq!(
+            e.message,
+            "url: link-local addresses (169.254.0.0/16, cloud metadata) are refused"
+        );
+        let e = RepoUrl::parse_field("url", "ftp://example.com/x.git", false).unwrap_err();
+        assert!(e.message.starts_with("url scheme ftp:// "), "{}", e.message);
+        let e = RepoUrl::parse("ftp://example.com/x.git", false).unwrap_err();
+        assert!(
+            e.message.starts_with("repo_url scheme ftp:// "),
+            "{}",
+            e.message
+        );
+        let local = RepoUrl::parse_field("url", "file:///srv/lib", false).unwrap_err();
+        assert!(local.message.contains("SLIPWAY_ALLOW_LOCAL_REPOS"));
+        assert!(RepoUrl::parse_field("url", "file:///srv/lib", true).is_ok());
+        assert!(RepoUrl::parse_field("url", "git@github.com:a/b.git", false).is_ok());
     }
 
     #[test]

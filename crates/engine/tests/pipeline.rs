@@ -538,3 +538,65 @@ async fn a_flooding_build_is_cut_at_the_log_limit_and_still_deploys(pool: PgPool
 
     env.teardown().await;
 }
+
+/// An app whose `www` is a submodule: with `[build] submodules = true` in its spec, the
+/// submodule's commit is fetched and built in, and its page is served.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_app_with_submodules_enabled_serves_the_submodules_files(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let site = TestRepo::new(&[("index.html", b"hello from a submodule".as_slice())]);
+    let busybox = std::fs::read(slipway_testkit::busybox_path()).unwrap();
+    let gitmodules = format!(
+        "[submodule \"www\"]\n\tpath = www\n\turl = {}\n",
+        site.url()
+    );
+    let repo = TestRepo::new(&[
+        ("Dockerfile", WEB_DOCKERFILE.as_bytes()),
+        ("busybox", &busybox),
+        ("slipway.toml", b"[build]\nsubmodules = true\n"),
+        (".gitmodules", gitmodules.as_bytes()),
+    ]);
+    repo.gitlink("add the site", "www", &site.head());
+    env.start_worker("w1");
+    let (_, first) = env.create_app(&repo, None).await;
+    env.wait_running(first.id).await;
+    assert!(env.page(first.id).await.contains("hello from a submodule"));
+    let log = env.log_text(first.id).await;
+    assert!(
+        log.contains("[git] Fetching submodule www from ")
+            && log.contains("Submodules: fetched www"),
+        "{log}"
+    );
+    env.teardown().await;
+}
+
+/// A submodule URL is held to the rules of an app's `repo_url`: here a local one on a
+/// server that does not allow local repositories. The reason names the submodule and
+/// the rule, and never the password in the URL.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_forbidden_submodule_url_fails_the_clone_naming_the_submodule(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.allow_local_repos = false).await;
+    let repo = TestRepo::new(&[
+        ("Dockerfile", b"FROM scratch\n".as_slice()),
+        ("slipway.toml", b"[build]\nsubmodules = true\n"),
+        (
+            ".gitmodules",
+            b"[submodule \"meta\"]\n\tpath = vendor/meta\n\turl = http://bob:hunter2@169.254.169.254/x.git\n",
+        ),
+    ]);
+    repo.gitlink("add a submodule", "vendor/meta", &repo.head());
+    env.start_worker("w1");
+    // The app's own URL is local: only the API refuses those, and it is not asked here.
+    let (_, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    let reason = done.reason.unwrap();
+    assert_eq!(
+        reason,
+        "submodule vendor/meta: cannot fetch from http://bob:***@169.254.169.254/x.git: \
+         link-local addresses (169.254.0.0/16, cloud metadata) are refused"
+    );
+    assert!(!env.log_text(first.id).await.contains("hunter2"));
+    env.teardown().await;
+}

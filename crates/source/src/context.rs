@@ -1,15 +1,18 @@
 //! The Docker build context, written straight from a commit's tree into a tar stream.
 //! Entries carry fixed metadata (mtime 0, uid 0) so the same commit always yields the
-//! same bytes and Docker's layer cache hits on a redeploy.
+//! same bytes and Docker's layer cache hits on a redeploy. A fetched submodule's tree
+//! takes the place of its gitlink, under the same rules.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use git2::{ObjectType, Repository, Tree};
+use git2::{ObjectType, Oid, Repository, Tree};
 
 use crate::SourceError;
 use crate::dockerignore::DockerIgnore;
 use crate::fetch::Fetched;
+use crate::submodules::Submodule;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContextSummary {
@@ -20,8 +23,8 @@ pub struct ContextSummary {
 }
 
 const MODE_EXECUTABLE: i32 = 0o100755;
-const MODE_SYMLINK: i32 = 0o120000;
-const MODE_GITLINK: i32 = 0o160000;
+pub(crate) const MODE_SYMLINK: i32 = 0o120000;
+pub(crate) const MODE_GITLINK: i32 = 0o160000;
 
 /// Writes the context of `fetched`'s commit to `out` as a complete tar archive.
 /// `max_bytes`: the most file content the context may hold (ignored files excluded);
@@ -51,15 +54,9 @@ pub fn write_context<W: Write>(
             commit: short,
         });
     }
-    let ignore = match tree.get_name(".dockerignore") {
-        Some(entry) => {
-            let blob = entry.to_object(&repo)?.peel_to_blob()?;
-            DockerIgnore::parse(&String::from_utf8_lossy(blob.content()))?
-        }
-        None => DockerIgnore::default(),
-    };
+    let ignore = read_dockerignore(&repo, &tree)?;
     let mut writer = ContextWriter {
-        repo: &repo,
+        submodules: fetched.submodules.as_ref(),
         tar: tar::Builder::new(out),
         ignore,
         dockerfile,
@@ -68,13 +65,28 @@ pub fn write_context<W: Write>(
         log,
         summary: ContextSummary::default(),
     };
-    writer.walk(&tree, "")?;
+    writer.walk(&repo, &tree, "", false)?;
     writer.tar.into_inner()?.flush()?;
     Ok(writer.summary)
 }
 
+/// The `.dockerignore` at the root of `tree`; an empty one without the file.
+pub(crate) fn read_dockerignore(
+    repo: &Repository,
+    tree: &Tree<'_>,
+) -> Result<DockerIgnore, SourceError> {
+    match tree.get_name(".dockerignore") {
+        Some(entry) => {
+            let blob = entry.to_object(repo)?.peel_to_blob()?;
+            DockerIgnore::parse(&String::from_utf8_lossy(blob.content()))
+        }
+        None => Ok(DockerIgnore::default()),
+    }
+}
+
 struct ContextWriter<'a, W: Write> {
-    repo: &'a Repository,
+    /// Fetched submodules by path; `None` when the app did not ask for them.
+    submodules: Option<&'a BTreeMap<String, Submodule>>,
     tar: tar::Builder<W>,
     ignore: DockerIgnore,
     dockerfile: &'a str,
@@ -85,7 +97,15 @@ struct ContextWriter<'a, W: Write> {
 }
 
 impl<W: Write> ContextWriter<'_, W> {
-    fn walk(&mut self, tree: &Tree<'_>, prefix: &str) -> Result<(), SourceError> {
+    /// Writes `tree` of `repo` under `prefix`; `in_submodule` when that tree is a
+    /// submodule's.
+    fn walk(
+        &mut self,
+        repo: &Repository,
+        tree: &Tree<'_>,
+        prefix: &str,
+        in_submodule: bool,
+    ) -> Result<(), SourceError> {
         for entry in tree.iter() {
             if self.cancel.load(Ordering::Relaxed) {
                 return Err(SourceError::Cancelled);
@@ -94,9 +114,11 @@ impl<W: Write> ContextWriter<'_, W> {
             let path = format!("{prefix}{name}");
             let mode = entry.filemode();
             if mode == MODE_GITLINK {
-                (self.log)(format!(
-                    "skipping submodule {path}: submodules are not fetched"
-                ));
+                if self.ignore.is_ignored(&path) && !self.ignore.has_exceptions() {
+                    self.summary.ignored += 1;
+                    continue;
+                }
+                self.submodule(&path, entry.id(), in_submodule)?;
                 continue;
             }
             if entry.kind() == Some(ObjectType::Tree) {
@@ -105,8 +127,8 @@ impl<W: Write> ContextWriter<'_, W> {
                     self.summary.ignored += 1;
                     continue;
                 }
-                let subtree = entry.to_object(self.repo)?.peel_to_tree()?;
-                self.walk(&subtree, &format!("{path}/"))?;
+                let subtree = entry.to_object(repo)?.peel_to_tree()?;
+                self.walk(repo, &subtree, &format!("{path}/"), in_submodule)?;
                 continue;
             }
             let always = path == self.dockerfile || path == ".dockerignore";
@@ -114,7 +136,7 @@ impl<W: Write> ContextWriter<'_, W> {
                 self.summary.ignored += 1;
                 continue;
             }
-            let blob = entry.to_object(self.repo)?.peel_to_blob()?;
+            let blob = entry.to_object(repo)?.peel_to_blob()?;
             if mode == MODE_SYMLINK {
                 self.symlink(&path, blob.content())?;
             } else {
@@ -122,6 +144,32 @@ impl<W: Write> ContextWriter<'_, W> {
             }
         }
         Ok(())
+    }
+
+    /// The tree of the submodule at `path`, in place of its gitlink, where it was fetched.
+    fn submodule(&mut self, path: &str, commit: Oid, nested: bool) -> Result<(), SourceError> {
+        if nested {
+            (self.log)(format!(
+                "skipping nested submodule {path}: submodules of submodules are not fetched"
+            ));
+            return Ok(());
+        }
+        let Some(fetched) = self.submodules else {
+            (self.log)(format!(
+                "skipping submodule {path}: submodules are not fetched \
+                 (set [build] submodules = true in slipway.toml to include them)"
+            ));
+            return Ok(());
+        };
+        let Some(submodule) = fetched.get(path) else {
+            (self.log)(format!(
+                "skipping submodule {path}: .gitmodules has no entry for it"
+            ));
+            return Ok(());
+        };
+        let repo = Repository::open_bare(&submodule.git_dir)?;
+        let tree = repo.find_commit(commit)?.tree()?;
+        self.walk(&repo, &tree, &format!("{path}/"), true)
     }
 
     fn file(&mut self, path: &str, data: &[u8], executable: bool) -> Result<(), SourceError> {

@@ -12,6 +12,25 @@ pub enum SourceError {
     DockerfileMissing { path: String, commit: String },
     #[error("invalid .dockerignore line {line}: {message}")]
     Dockerignore { line: usize, message: String },
+    #[error("invalid .gitmodules line {line}: {message}")]
+    Gitmodules { line: usize, message: &'static str },
+    #[error(".gitmodules {0}")]
+    GitmodulesFile(&'static str),
+    /// Something went wrong with the submodule at `path`; `reason` says what.
+    #[error("submodule {path}: {reason}")]
+    Submodule {
+        path: String,
+        reason: Box<SourceError>,
+    },
+    #[error("{0}")]
+    SubmoduleUrl(String),
+    /// A submodule URL broke a rule an app's `repo_url` is held to.
+    #[error("cannot fetch from {url}: {reason}")]
+    UrlRefused { url: String, reason: String },
+    #[error(
+        "commit {commit} is not in {url}: it is on no branch or tag there, and the server did not send it when asked for it by id"
+    )]
+    CommitMissing { commit: String, url: String },
     #[error("cancelled")]
     Cancelled,
     #[error("{what} is larger than {limit}, the most this server accepts ({setting})")]

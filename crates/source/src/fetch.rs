@@ -2,13 +2,16 @@
 //! out: the build context is written straight from the commit's tree.
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use git2::{AutotagOption, Cred, CredentialType, FetchOptions, RemoteCallbacks, Repository};
+use git2::{AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository};
+use slipway_core::validate::redact;
 
 use crate::SourceError;
+use crate::submodules::Submodule;
 
 /// Where the fetched commit is kept inside the scratch repository.
 const TARGET: &str = "refs/slipway/target";
@@ -20,6 +23,11 @@ pub struct Fetched {
     pub git_dir: PathBuf,
     pub commit_sha: String,
     pub commit_message: String,
+    /// What the fetch transferred: submodules share SLIPWAY_MAX_REPO_SIZE with it.
+    pub received_bytes: u64,
+    /// The submodules fetched with [`crate::fetch_submodules`], by path; `None` when
+    /// they were not asked for.
+    pub submodules: Option<BTreeMap<String, Submodule>>,
 }
 
 /// Fetches `git_ref` (a branch, tag or commit sha; `None` for the remote's default
@@ -36,20 +44,12 @@ pub fn fetch(
 ) -> Result<Fetched, SourceError> {
     let git_dir = dest.join("repo.git");
     let repo = Repository::init_bare(&git_dir)?;
-    let shallow = !is_local(url);
     log(format!(
-        "Fetching {url} ({})",
+        "Fetching {} ({})",
+        redact(url, url),
         git_ref.unwrap_or("default branch")
     ));
-    let mut session = Session {
-        repo: &repo,
-        url,
-        cancel,
-        log,
-        shallow,
-        max_bytes,
-        too_large: Cell::new(false),
-    };
+    let mut session = Session::new(&repo, url, cancel, log, max_bytes, 0);
     let found = match git_ref {
         None => session.fetch_into_target("HEAD")?,
         Some(r) => session.fetch_named(r)?,
@@ -57,7 +57,7 @@ pub fn fetch(
     if !found {
         return Err(SourceError::RefNotFound {
             git_ref: git_ref.unwrap_or("HEAD").to_owned(),
-            url: url.to_owned(),
+            url: redact(url, url),
         });
     }
     let commit = repo.find_reference(TARGET)?.peel_to_commit()?;
@@ -65,6 +65,8 @@ pub fn fetch(
         git_dir: git_dir.clone(),
         commit_sha: commit.id().to_string(),
         commit_message: commit.message().unwrap_or_default().trim().to_owned(),
+        received_bytes: session.received.get(),
+        submodules: None,
     };
     let summary = fetched.commit_message.lines().next().unwrap_or_default();
     (session.log)(format!(
@@ -72,6 +74,26 @@ pub fn fetch(
         &fetched.commit_sha[..7]
     ));
     Ok(fetched)
+}
+
+/// Fetches commit `oid` from `url` into a fresh bare repository at `git_dir`, under
+/// what is left of `max_bytes` after `spent`: asked for by id, shallow, where the
+/// transport allows it, else looked for among every branch and tag. Returns the bytes
+/// received and whether the commit arrived.
+pub(crate) fn fetch_commit(
+    url: &str,
+    oid: Oid,
+    git_dir: &Path,
+    max_bytes: u64,
+    spent: u64,
+    cancel: &AtomicBool,
+    log: &mut dyn FnMut(String),
+) -> Result<(u64, bool), SourceError> {
+    let repo = Repository::init_bare(git_dir)?;
+    let mut session = Session::new(&repo, url, cancel, log, max_bytes, spent);
+    session.what = "the repository with its submodules";
+    let found = session.fetch_oid(oid)?;
+    Ok((session.received.get().saturating_sub(spent), found))
 }
 
 fn is_local(url: &str) -> bool {
@@ -89,11 +111,83 @@ struct Session<'a> {
     log: &'a mut dyn FnMut(String),
     shallow: bool,
     max_bytes: u64,
+    /// Bytes received so far, this session's transfers and any counted before it: all
+    /// of them together may not pass `max_bytes`.
+    received: Cell<u64>,
     /// Set when the transfer passed `max_bytes` and was stopped for it.
     too_large: Cell<bool>,
+    /// What the size limit is said to be about.
+    what: &'static str,
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
+    fn new(
+        repo: &'a Repository,
+        url: &'a str,
+        cancel: &'a AtomicBool,
+        log: &'a mut dyn FnMut(String),
+        max_bytes: u64,
+        spent: u64,
+    ) -> Self {
+        Self {
+            repo,
+            url,
+            cancel,
+            log,
+            shallow: !is_local(url),
+            max_bytes,
+            received: Cell::new(spent),
+            too_large: Cell::new(false),
+            what: "the repository",
+        }
+    }
+
+    /// Fetches one commit by id into the target ref; false when the remote has not got
+    /// it (or will not serve it).
+    fn fetch_oid(&mut self, oid: Oid) -> Result<bool, SourceError> {
+        // Most hosts serve a commit by id, and shallow that is one commit's tree rather
+        // than the whole history. A local remote never does, but sends whatever its
+        // refs reach.
+        if self.shallow {
+            self.attempt(&[format!("+{oid}:{TARGET}")], true)?;
+            if self.has(oid) {
+                return self.keep(oid);
+            }
+        }
+        self.run(
+            &[
+                "+refs/heads/*:refs/remotes/origin/*".to_owned(),
+                "+refs/tags/*:refs/tags/*".to_owned(),
+            ],
+            false,
+        )?;
+        if self.has(oid) {
+            return self.keep(oid);
+        }
+        Ok(false)
+    }
+
+    /// A fetch whose failure is not an error (the server may refuse to serve a commit
+    /// by id), except when it was stopped: cancelled or over the size limit.
+    fn attempt(&mut self, refspecs: &[String], shallow: bool) -> Result<(), SourceError> {
+        match self.try_fetch(refspecs, shallow) {
+            Err(e) if self.cancel.load(Ordering::Relaxed) || self.too_large.get() => {
+                Err(self.explain(e))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn has(&self, oid: Oid) -> bool {
+        self.repo.find_commit(oid).is_ok()
+    }
+
+    fn keep(&self, oid: Oid) -> Result<bool, SourceError> {
+        self.repo
+            .reference(TARGET, oid, true, "slipway: submodule commit")?;
+        Ok(true)
+    }
+
     fn fetch_named(&mut self, name: &str) -> Result<bool, SourceError> {
         if self.fetch_into_target(&format!("refs/heads/{name}"))? {
             return Ok(true);
@@ -147,6 +241,10 @@ impl Session<'_> {
     fn try_fetch(&mut self, refspecs: &[String], shallow: bool) -> Result<(), git2::Error> {
         let cancel = self.cancel;
         let (max_bytes, too_large) = (self.max_bytes, &self.too_large);
+        // Each transfer counts from zero; earlier ones are already in `received`.
+        let before = self.received.get();
+        let this_transfer = Cell::new(0u64);
+        let this = &this_transfer;
         // Both progress callbacks write to the same log.
         let log = RefCell::new(&mut *self.log);
         let log = &log;
@@ -183,7 +281,9 @@ impl Session<'_> {
             if cancel.load(Ordering::Relaxed) {
                 return false;
             }
-            if stats.received_bytes() as u64 > max_bytes {
+            let received = stats.received_bytes() as u64;
+            this.set(received);
+            if before.saturating_add(received) > max_bytes {
                 too_large.set(true);
                 return false;
             }
@@ -211,7 +311,10 @@ impl Session<'_> {
             options.depth(1);
         }
         let mut remote = self.repo.remote_anonymous(self.url)?;
-        remote.fetch(refspecs, Some(&mut options), None)
+        let fetched = remote.fetch(refspecs, Some(&mut options), None);
+        self.received
+            .set(before.saturating_add(this_transfer.get()));
+        fetched
     }
 
     fn explain(&self, e: git2::Error) -> SourceError {
@@ -220,22 +323,18 @@ impl Session<'_> {
         }
         if self.too_large.get() {
             return SourceError::TooLarge {
-                what: "the repository",
+                what: self.what,
                 limit: human_bytes(usize::try_from(self.max_bytes).unwrap_or(usize::MAX)),
                 setting: "SLIPWAY_MAX_REPO_SIZE",
             };
         }
-        let message = e.message().to_owned();
+        // Credentials in the URL are for git only, and git may quote the URL.
+        let message = redact(e.message(), self.url);
+        let url = redact(self.url, self.url);
         if e.code() == git2::ErrorCode::Auth {
-            return SourceError::Auth {
-                url: self.url.to_owned(),
-                message,
-            };
+            return SourceError::Auth { url, message };
         }
-        SourceError::Fetch {
-            url: self.url.to_owned(),
-            message,
-        }
+        SourceError::Fetch { url, message }
     }
 }
 

@@ -8,6 +8,8 @@ use std::sync::atomic::AtomicBool;
 use slipway_source::{Fetched, SourceError, fetch, write_context};
 use slipway_testkit::TestRepo;
 
+mod submodules;
+
 struct Fetch {
     fetched: Result<Fetched, SourceError>,
     log: Vec<String>,

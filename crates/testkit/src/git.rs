@@ -85,6 +85,33 @@ impl TestRepo {
         self.commit_worktree(message)
     }
 
+    /// Commits a gitlink (a submodule, as a tree holds it) at `path` naming `commit`,
+    /// which need not exist anywhere. The work tree gets an empty directory in its place,
+    /// as after `git clone` without `--recurse-submodules`. Pair it with a `.gitmodules`.
+    pub fn gitlink(&self, message: &str, path: &str, commit: &str) -> String {
+        std::fs::create_dir_all(self.dir.path().join(path)).expect("mkdir");
+        let mut index = self.repo.index().expect("index");
+        let zero = git2::IndexTime::new(0, 0);
+        index
+            .add(&git2::IndexEntry {
+                ctime: zero,
+                mtime: zero,
+                dev: 0,
+                ino: 0,
+                mode: 0o160000,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id: git2::Oid::from_str(commit).expect("a commit sha"),
+                flags: 0,
+                flags_extended: 0,
+                path: path.as_bytes().to_vec(),
+            })
+            .expect("add gitlink");
+        index.write().expect("write index");
+        self.commit_worktree(message)
+    }
+
     pub fn set_executable(&self, message: &str, path: &str) -> String {
         use std::os::unix::fs::PermissionsExt;
         let full = self.dir.path().join(path);

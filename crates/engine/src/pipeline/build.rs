@@ -27,6 +27,8 @@ const API_DEFAULT_DOCKERFILE: &str = "Dockerfile";
 struct Recipe {
     dockerfile: String,
     build_args: BTreeMap<String, String>,
+    /// Whether the context holds the submodules.
+    submodules: bool,
 }
 
 impl Recipe {
@@ -45,6 +47,10 @@ impl Recipe {
             feed(k.as_bytes());
             feed(v.as_bytes());
         }
+        // Only when on, so images built before the setting existed keep their tags.
+        if self.submodules {
+            feed(b"[build] submodules");
+        }
         format!("{:08x}", hash as u32)
     }
 }
@@ -60,6 +66,7 @@ impl Run<'_> {
                 _ => app.dockerfile.clone(),
             },
             build_args: spec.build_args.clone(),
+            submodules: spec.submodules,
         };
         let tag = format!(
             "{}:{}-{}",

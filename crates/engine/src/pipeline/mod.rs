@@ -8,6 +8,7 @@ mod release;
 mod remote;
 mod spec_file;
 mod stream;
+mod submodules;
 
 pub(crate) use release::STOP_GRACE;
 
@@ -106,8 +107,14 @@ impl Run<'_> {
                     self.advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
                         .await?;
                 } else {
-                    let fetched = self.fetch().await?;
+                    let clone_started = std::time::Instant::now();
+                    let fetched = self.fetch(clone_started).await?;
                     let spec = self.read_spec(&fetched).await?;
+                    let fetched = if spec.submodules {
+                        self.fetch_submodules(fetched, clone_started).await?
+                    } else {
+                        fetched
+                    };
                     self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
                         .await?;
                     self.build(fetched, &spec).await?;
@@ -303,11 +310,13 @@ impl Run<'_> {
         }
     }
 
-    /// Runs blocking work with the phase's time limit; on timeout or loss of the
-    /// deployment the `abort` flag asks the work to stop and the outcome is reported.
+    /// Runs blocking work with the phase's time limit, counted from `started` (work
+    /// earlier in the phase spends it too); on timeout or loss of the deployment the
+    /// `abort` flag asks the work to stop and the outcome is reported.
     async fn bounded<T: Send + 'static>(
         &self,
         phase: Phase,
+        started: std::time::Instant,
         limit: Duration,
         setting: &str,
         abort: &AtomicBool,
@@ -316,7 +325,7 @@ impl Run<'_> {
         let mut task = task;
         let stopped = tokio::select! {
             done = &mut task => return done.map_err(|e| Failure::infra(phase, "internal error", e)),
-            _ = tokio::time::sleep(limit) => Failure::new(phase, format!(
+            _ = tokio::time::sleep(limit.saturating_sub(started.elapsed())) => Failure::new(phase, format!(
                 "{phase} took longer than {} and was stopped (limit set by {setting})",
                 humanize(limit)
             )),
@@ -327,7 +336,7 @@ impl Run<'_> {
         Err(stopped)
     }
 
-    async fn fetch(&mut self) -> Result<Fetched, Failure> {
+    async fn fetch(&mut self, started: std::time::Instant) -> Result<Fetched, Failure> {
         let app = &self.job.app;
         let url = app.repo_url.clone();
         let git_ref = self.git_ref();
@@ -344,7 +353,14 @@ impl Run<'_> {
         });
         let limit = self.ctx.config.clone_timeout;
         let fetched = self
-            .bounded(Phase::Clone, limit, "SLIPWAY_CLONE_TIMEOUT", &abort, task)
+            .bounded(
+                Phase::Clone,
+                started,
+                limit,
+                "SLIPWAY_CLONE_TIMEOUT",
+                &abort,
+                task,
+            )
             .await?
             .map_err(|e| Failure::new(Phase::Clone, redact(&e.to_string(), &app.repo_url)))?;
         let summary = fetched

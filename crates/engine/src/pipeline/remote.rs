@@ -1,24 +1,15 @@
 //! Before git talks to a remote: the host's addresses, resolved now, must not be ones
 //! the API would have refused as literals (link-local, cloud metadata, loopback). A
-//! name that resolves to 169.254.169.254 is as dangerous as the address itself.
-
-use slipway_core::validate::{forbidden_ip, url_host};
+//! name that resolves to 169.254.169.254 is as dangerous as the address itself. The
+//! rule lives in `slipway_source`, which holds submodule URLs to it too.
 
 /// `Err` with the reason a user can act on. A name that does not resolve passes: git's
 /// own error then says so in the clone phase.
 pub async fn check(url: &str, allow_local: bool) -> Result<(), String> {
-    let Some(host) = url_host(url) else {
-        return Ok(());
-    };
-    let Ok(addrs) = tokio::net::lookup_host((host, 0)).await else {
-        return Ok(());
-    };
-    for addr in addrs {
-        if let Some(reason) = forbidden_ip(addr.ip(), allow_local) {
-            return Err(format!("{host} resolves to {}: {reason}", addr.ip()));
-        }
-    }
-    Ok(())
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || slipway_source::check_resolved(&url, allow_local))
+        .await
+        .map_err(|e| format!("internal error while resolving the repository's host: {e}"))?
 }
 
 #[cfg(test)]
