@@ -243,10 +243,21 @@ pub fn url_secret(url: &str) -> Option<&str> {
 /// `text` with the URL's secret (see [`url_secret`]) replaced by `***`: for logs, error
 /// messages and API responses that mention the URL.
 pub fn redact(text: &str, url: &str) -> String {
-    match url_secret(url) {
-        Some(secret) => text.replace(secret, "***"),
-        None => text.to_owned(),
+    let Some(secret) = url_secret(url) else {
+        return text.to_owned();
+    };
+    // A secret of nothing but `*` looks like the mask itself: there is nothing to hide.
+    if secret.chars().all(|c| c == '*') {
+        return text.to_owned();
     }
+    // The mask's `*` can join the text beside it into the secret again ("aa*" with the
+    // secret "a*" gives "a***"), so mask until none is left. Each pass removes at least
+    // one character of the secret that is not `*`, so this ends.
+    let mut out = text.replace(secret, "***");
+    while out.contains(secret) {
+        out = out.replace(secret, "***");
+    }
+    out
 }
 
 /// A branch, tag or commit to deploy, checked against git's ref-name rules so it can
@@ -455,6 +466,9 @@ mod tests {
             redact(&format!("could not fetch {token}: 401"), token),
             "could not fetch https://***@github.com/a/b.git: 401"
         );
+        // The mask must not spell the secret again with the text beside it.
+        assert_eq!(redact("aa*", "https://u:a*@h/x"), "*****");
+        assert_eq!(redact("*00*", "https://u:0*@h/x"), "******");
         for plain in [
             "https://github.com/a/b.git",
             "ssh://git@github.com/a/b.git",

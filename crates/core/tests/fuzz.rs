@@ -1432,10 +1432,9 @@ proptest! {
         prop_assert!(!redacted.contains(secret), "{redacted:?} still holds {secret:?}");
     }
 
+    /// Found by this property: `redact("aa*", "https://u:a*@h/x")` once gave "a***",
+    /// the mask's `*` joining the text beside it into the secret again.
     #[test]
-    #[ignore = "bug: redact(\"aa*\", \"https://u:a*@h/x\") returns \"a***\", which still \
-                contains the secret \"a*\": the mask's '*' join the text beside it \
-                (also found: text \"*00*\", secret \"0*\")"]
     fn redacted_text_never_contains_the_secret((url, text) in url_with_secret(true)) {
         // A secret of nothing but `*` (the brief said: not a substring of the mask) cannot
         // be told from the mask by any redaction; leave those out too.
