@@ -83,6 +83,11 @@ pub async fn caller(state: &AppState, token: &str) -> Result<Option<Caller>, Api
     Ok(check(state, token).await?.live())
 }
 
+/// A token check a middleware already made for this request (the idempotency layer needs
+/// the caller before the handler runs), so the extractor does not ask the database again.
+#[derive(Debug, Clone)]
+pub(crate) struct Checked(pub TokenCheck);
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -92,7 +97,11 @@ impl FromRequestParts<AppState> for Auth {
                 "this route needs an API token: send `Authorization: Bearer <token>`",
             ));
         };
-        let caller = match check(state, &token).await? {
+        let checked = match parts.extensions.remove::<Checked>() {
+            Some(Checked(checked)) => checked,
+            None => check(state, &token).await?,
+        };
+        let caller = match checked {
             TokenCheck::Live(caller) => caller,
             refusal => return Err(refused(&refusal)),
         };

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use slipway_store::idempotency::{self, Begin, Stored};
 
-use crate::auth::{caller, presented};
+use crate::auth::{Checked, check, presented};
 use crate::{ApiError, AppState};
 
 const HEADERS: [&str; 2] = ["idempotency-key", "x-request-id"];
@@ -53,10 +53,14 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
     let Some((header_name, key)) = key_of(request.headers())? else {
         return Ok(next.run(request).await);
     };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     // Without a valid token the handler answers 401 itself; nothing to remember.
     let user = match presented(&parts).ok().flatten() {
-        Some(token) => caller(state, &token).await?,
+        Some(token) => {
+            let checked = check(state, &token).await?;
+            parts.extensions.insert(Checked(checked.clone()));
+            checked.live()
+        }
         None => None,
     };
     let Some(user) = user else {
