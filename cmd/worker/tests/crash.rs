@@ -1,6 +1,7 @@
 //! A worker process killed with SIGKILL in the middle of a deployment, and another one
-//! started: the deployment ends `failed` with "worker lost" in the phase it was in, no
-//! container of it remains, and every log line written before the kill is still there.
+//! started: the deployment ends `failed` with "worker lost" in the phase it was in (clone,
+//! build or release), no container of it remains, and every log line written before the
+//! kill is still there.
 //! And a worker whose Postgres restarts under it carries on. Real processes, real
 //! databases, the real Docker Engine.
 
@@ -9,11 +10,16 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use slipway_core::DeploymentStatus;
+use slipway_core::{DeploymentStatus, labels};
 use slipway_store::apps::{self, NewApp, Owner};
 use slipway_store::{PgPool, deployments, logs};
-use slipway_testkit::{TestRepo, web_app_files_with_dockerfile, web_app_files_with_spec};
+use slipway_testkit::{
+    TestRepo, web_app_files, web_app_files_with_dockerfile, web_app_files_with_spec,
+};
+use support::SlowGitServer;
 use uuid::Uuid;
+
+mod support;
 
 struct Setup {
     url: String,
@@ -62,32 +68,56 @@ impl Setup {
     }
 
     fn containers_of(&self, app: &str) -> Vec<String> {
-        let out = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &format!("label=slipway.app={app}")])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect()
+        docker_lines(&["ps", "-aq", "--filter", &format!("label=slipway.app={app}")])
     }
 
+    /// Removes the app's containers, networks (the shared one and the app's own) and
+    /// images, and the workers' work directories.
     fn clean(&self, app: &str) {
         for id in self.containers_of(app) {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
-        let _ = Command::new("docker")
-            .args(["network", "rm", &self.network])
-            .output();
+        let app_networks = docker_lines(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=slipway.app={app}"),
+        ]);
+        for network in app_networks.iter().chain([&self.network]) {
+            let _ = Command::new("docker")
+                .args(["network", "rm", network])
+                .output();
+        }
+        // By name, not id: an identical build of another test's app shares the id.
+        let images = docker_lines(&[
+            "images",
+            "--filter",
+            &format!("reference={}", labels::image_repository(app)),
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]);
+        for image in images {
+            let _ = Command::new("docker").args(["rmi", &image]).output();
+        }
         let _ = std::fs::remove_dir_all(&self.work);
     }
 }
 
-async fn create(pool: &PgPool, repo: &TestRepo) -> (String, Uuid) {
+/// The output of `docker args`, a word per item.
+fn docker_lines(args: &[&str]) -> Vec<String> {
+    let out = Command::new("docker").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn create(pool: &PgPool, repo_url: String) -> (String, Uuid) {
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let new = NewApp {
         name: name.clone(),
-        repo_url: repo.url(),
+        repo_url,
         branch: None,
         dockerfile: "Dockerfile".into(),
         port: None,
@@ -112,17 +142,40 @@ async fn wait_for_line(pool: &PgPool, id: Uuid, needle: &str) -> Vec<logs::LogLi
     }
 }
 
-/// Kills the first worker once `needle` is in the log, starts a second, and checks the
-/// outcome as the module says.
-async fn kill_when(pool: PgPool, repo: TestRepo, needle: &str, phase: &str) {
-    let setup = Setup::new(&pool).await;
-    let (app, id) = create(&pool, &repo).await;
-    let mut first = setup.worker("first");
-    let before = wait_for_line(&pool, id, needle).await;
+/// What [`kill_when`] leaves once its checks passed: the second worker, still running
+/// for a test that goes on. Dropping it stops the worker and removes the app's
+/// containers, the network and the work directory, also when an assertion failed.
+struct Recovered {
+    setup: Setup,
+    app: String,
+    /// The lost deployment.
+    id: Uuid,
+    /// Whether the killed worker's files for the deployment were still on disk when the
+    /// second worker started on the same work directory.
+    work_left: bool,
+    worker: Child,
+}
+
+impl Drop for Recovered {
+    fn drop(&mut self) {
+        let _ = self.worker.kill();
+        let _ = self.worker.wait();
+        self.setup.clean(&self.app);
+    }
+}
+
+/// Kills the first worker once `needle` is in the log, starts a second on the same work
+/// directory (a worker restarted on the same machine meets what the killed one left),
+/// and checks the outcome as the module says.
+async fn kill_when(pool: &PgPool, repo_url: String, needle: &str, phase: &str) -> Recovered {
+    let setup = Setup::new(pool).await;
+    let (app, id) = create(pool, repo_url).await;
+    let mut first = setup.worker("node");
+    let before = wait_for_line(pool, id, needle).await;
     first.kill().unwrap(); // SIGKILL: no chance to clean up or hand back
     first.wait().unwrap();
     assert_eq!(
-        deployments::get(&pool, id)
+        deployments::get(pool, id)
             .await
             .unwrap()
             .status
@@ -131,31 +184,25 @@ async fn kill_when(pool: PgPool, repo: TestRepo, needle: &str, phase: &str) {
         Some(phase),
         "killed in the {phase} phase"
     );
+    let work_left = setup.work.join("node").join(id.to_string()).exists();
 
-    let mut second = setup.worker("second");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let done = loop {
-        let d = deployments::get(&pool, id).await.unwrap();
-        if !d.status.is_unfinished() {
-            break d;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "still {:?}",
-            d.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let recovered = Recovered {
+        worker: setup.worker("node"),
+        setup,
+        app,
+        id,
+        work_left,
     };
+    let done = finished(pool, id, Duration::from_secs(60)).await;
     // The second worker removes what the first one started.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !setup.containers_of(&app).is_empty() && tokio::time::Instant::now() < deadline {
+    while !recovered.setup.containers_of(&recovered.app).is_empty()
+        && tokio::time::Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let leftovers = setup.containers_of(&app);
-    let after = logs::page(&pool, id, 0, 10_000).await.unwrap();
-    second.kill().unwrap();
-    second.wait().unwrap();
-    setup.clean(&app);
+    let leftovers = recovered.setup.containers_of(&recovered.app);
+    let after = logs::page(pool, id, 0, 10_000).await.unwrap();
 
     assert_eq!(done.status, DeploymentStatus::Failed, "{:?}", done.reason);
     assert_eq!(done.failed_phase.as_deref(), Some(phase));
@@ -172,6 +219,54 @@ async fn kill_when(pool: PgPool, repo: TestRepo, needle: &str, phase: &str) {
             line.line
         );
     }
+    recovered
+}
+
+/// Deployment `id` once it is no longer under way; the test fails if that takes longer
+/// than `within`.
+async fn finished(pool: &PgPool, id: Uuid, within: Duration) -> deployments::DeploymentRow {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let d = deployments::get(pool, id).await.unwrap();
+        if !d.status.is_unfinished() {
+            return d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {:?} after {within:?}",
+            d.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A local clone is over before anything can be killed: the repository is served over
+/// HTTP a few KiB at a time, with megabytes of random (incompressible) bytes in it, so
+/// the fetch lasts seconds.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_worker_killed_mid_clone_leaves_a_failed_deployment_and_a_usable_work_dir(pool: PgPool) {
+    let mut files = web_app_files("cloned after all");
+    files.push(("noise.bin".to_owned(), support::random_bytes(3 << 20)));
+    let server = SlowGitServer::start(TestRepo::with_files(files));
+    // git's progress: the pack is on its way.
+    let recovered = kill_when(&pool, server.url(), "Received ", "clone").await;
+    let log = logs::page(&pool, recovered.id, 0, 10_000).await.unwrap();
+    assert!(
+        !log.iter().any(|l| l.line.starts_with("Checked out")),
+        "the clone finished before the kill: {:?}",
+        log.iter().map(|l| &l.line).collect::<Vec<_>>()
+    );
+    assert!(
+        recovered.work_left,
+        "the killed worker left no partial clone: the test proves less than it says"
+    );
+
+    // The same work directory, partial clone and all, serves the next deployment.
+    server.go_fast();
+    let app_id = deployments::get(&pool, recovered.id).await.unwrap().app_id;
+    let next = deployments::create(&pool, app_id, None).await.unwrap();
+    let done = finished(&pool, next.id, Duration::from_secs(120)).await;
+    assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -179,7 +274,7 @@ async fn a_worker_killed_mid_build_leaves_a_failed_deployment_and_its_log(pool: 
     let slow = "FROM scratch\nCOPY busybox /bin/busybox\n\
         RUN [\"/bin/busybox\",\"sh\",\"-c\",\"echo building; /bin/busybox sleep 30\"]\n";
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("never", slow));
-    kill_when(pool, repo, "building", "build").await;
+    kill_when(&pool, repo.url(), "building", "build").await;
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -187,7 +282,7 @@ async fn a_worker_killed_mid_release_leaves_no_container_behind(pool: PgPool) {
     // The health check cannot pass: the release waits, with its container running.
     let spec = "[healthcheck]\npath = \"/missing\"\nstatus = 200\ntimeout = \"60s\"\n";
     let repo = TestRepo::with_files(web_app_files_with_spec("never healthy", Some(spec)));
-    kill_when(pool, repo, "Waiting up to", "release").await;
+    kill_when(&pool, repo.url(), "Waiting up to", "release").await;
 }
 
 /// Postgres restarted under a running worker: the worker stays up, and once the
@@ -197,19 +292,27 @@ async fn a_worker_outlives_a_postgres_restart() {
     let pg = slipway_testkit::PrivatePostgres::start();
     let setup = Setup::with_url(pg.url());
     let mut worker = setup.worker("survivor");
-    // The worker applies the migrations; wait for them before writing.
+    // A database error during start-up (migrations, the key check, LISTEN) stops the
+    // worker, on purpose; the outage is for a worker past it. Listening on the queue
+    // channel is its last step that needs the database (and implies the migrations).
     let pool = slipway_store::connect(&pg.url(), 2, Duration::from_secs(10))
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while sqlx::query("SELECT 1 FROM apps LIMIT 1")
-        .execute(&pool)
-        .await
-        .is_err()
-    {
+    let listening = format!("LISTEN \"{}\"", slipway_store::QUEUE_CHANNEL);
+    loop {
+        let (listeners,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE query = $1")
+                .bind(&listening)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if listeners > 0 {
+            break;
+        }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no migrations after 30 s"
+            "the worker did not listen on the queue within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -225,7 +328,7 @@ async fn a_worker_outlives_a_postgres_restart() {
         .await
         .unwrap();
     let repo = TestRepo::with_files(slipway_testkit::web_app_files("after the outage"));
-    let (app, id) = create(&pool, &repo).await;
+    let (app, id) = create(&pool, repo.url()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let done = loop {
         let d = deployments::get(&pool, id).await.unwrap();
@@ -256,7 +359,7 @@ async fn a_stopping_worker_hands_a_long_build_back_after_its_grace(pool: PgPool)
     let slow = "FROM scratch\nCOPY busybox /bin/busybox\n\
         RUN [\"/bin/busybox\",\"sh\",\"-c\",\"echo building; /bin/busybox sleep 60\"]\n";
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("later", slow));
-    let (app, id) = create(&pool, &repo).await;
+    let (app, id) = create(&pool, repo.url()).await;
     let mut worker = setup.worker_with("graceful", &[("SLIPWAY_SHUTDOWN_GRACE", "1s")]);
     wait_for_line(&pool, id, "building").await;
     let attempts_before = deployments::get(&pool, id).await.unwrap().attempts;
