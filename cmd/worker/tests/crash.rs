@@ -202,6 +202,15 @@ async fn kill_when(pool: &PgPool, repo_url: String, needle: &str, phase: &str) -
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let leftovers = recovered.setup.containers_of(&recovered.app);
+    // The worker that failed the lost deployment also removes its work directory.
+    let work = recovered.setup.work.join("node").join(id.to_string());
+    while work.exists() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !work.exists(),
+        "the lost deployment's work directory is still there"
+    );
     let after = logs::page(pool, id, 0, 10_000).await.unwrap();
 
     assert_eq!(done.status, DeploymentStatus::Failed, "{:?}", done.reason);

@@ -12,6 +12,7 @@ pub mod reconcile;
 mod replicas;
 mod teardown;
 pub mod watcher;
+mod workdir;
 mod worker;
 
 pub use failure::Failure;

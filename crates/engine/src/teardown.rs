@@ -73,6 +73,16 @@ pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uu
     if let Err(e) = queue::forget_containers(&ctx.pool, deployment_id).await {
         tracing::warn!(error = %e, "could not forget a lost worker's containers");
     }
+    // Only found when the lost worker shared this one's work directory (restarted on
+    // the same host, say); elsewhere the start-up sweep of that host removes it.
+    let dir = ctx.config.work_dir.join(deployment_id.to_string());
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => tracing::info!(dir = %dir.display(), "removed a lost worker's work directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "could not remove a lost worker's work directory")
+        }
+    }
     if let Ok(Some(image)) = deployments::get(&ctx.pool, deployment_id)
         .await
         .map(|d| d.image)

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::{networks, pipeline, reconcile, teardown, watcher};
+use crate::{networks, pipeline, reconcile, teardown, watcher, workdir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -94,6 +94,10 @@ impl Worker {
                 "reconciled the runtime with the database"
             ),
             Err(e) => tracing::warn!(error = %e, "start-up reconciliation failed"),
+        }
+        let swept = workdir::sweep(ctx).await;
+        if !swept.is_empty() {
+            tracing::info!(removed = swept.len(), "removed leftover work directories");
         }
         tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
         tasks.spawn(networks::watch_joiners(ctx.clone(), shutdown.clone()));

@@ -600,3 +600,53 @@ async fn a_forbidden_submodule_url_fails_the_clone_naming_the_submodule(pool: Pg
     assert!(!env.log_text(first.id).await.contains("hunter2"));
     env.teardown().await;
 }
+
+/// A worker killed mid-run leaves its deployment's work directory behind; the next one
+/// to start removes those of finished or unknown deployments, and keeps those still in
+/// flight (another worker may share the directory) and whatever is not Slipway's.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_starting_worker_removes_leftover_work_directories(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("leftovers"));
+    let (_, in_flight) = env.create_app(&repo, None).await;
+    let Claim::Claimed(job) = queue::claim(&env.pool, "elsewhere", Duration::from_secs(3600))
+        .await
+        .unwrap()
+    else {
+        panic!("nothing to claim")
+    };
+    assert_eq!(job.deployment.id, in_flight.id);
+    let (_, finished) = env.create_app(&repo, None).await;
+    sqlx::query("UPDATE deployments SET status = 'failed', finished_at = now() WHERE id = $1")
+        .bind(finished.id)
+        .execute(&env.pool)
+        .await
+        .unwrap();
+    let work = env.config.work_dir.clone();
+    let dir = |name: String| {
+        let path = work.join(name);
+        std::fs::create_dir_all(path.join("partial.git/objects")).unwrap();
+        std::fs::write(path.join("partial.git/objects/pack"), b"half a clone").unwrap();
+        path
+    };
+    let kept_in_flight = dir(in_flight.id.to_string());
+    let removed_finished = dir(finished.id.to_string());
+    let removed_unknown = dir(Uuid::new_v4().to_string());
+    let not_ours = dir("notes".to_owned());
+
+    env.start_worker("w1");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while removed_finished.exists() || removed_unknown.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "leftover work directories still there after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        kept_in_flight.exists(),
+        "an in-flight deployment's directory"
+    );
+    assert!(not_ours.exists(), "a directory that is not a deployment's");
+    env.teardown().await;
+}
