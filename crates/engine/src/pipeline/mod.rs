@@ -336,6 +336,27 @@ impl Run<'_> {
         Err(stopped)
     }
 
+    /// Git work of the clone phase: within what is left of SLIPWAY_CLONE_TIMEOUT since
+    /// `started`, its error worded without the credentials of the app's URL.
+    async fn bounded_clone(
+        &self,
+        started: std::time::Instant,
+        abort: &AtomicBool,
+        task: tokio::task::JoinHandle<Result<Fetched, slipway_source::SourceError>>,
+    ) -> Result<Fetched, Failure> {
+        let limit = self.ctx.config.clone_timeout;
+        self.bounded(
+            Phase::Clone,
+            started,
+            limit,
+            "SLIPWAY_CLONE_TIMEOUT",
+            abort,
+            task,
+        )
+        .await?
+        .map_err(|e| Failure::new(Phase::Clone, redact(&e.to_string(), &self.job.app.repo_url)))
+    }
+
     async fn fetch(&mut self, started: std::time::Instant) -> Result<Fetched, Failure> {
         let app = &self.job.app;
         let url = app.repo_url.clone();
@@ -351,18 +372,7 @@ impl Run<'_> {
             let mut log = |line: String| sink.line("git", redact(&line, &url));
             slipway_source::fetch(&url, git_ref.as_deref(), &dest, max_bytes, &flag, &mut log)
         });
-        let limit = self.ctx.config.clone_timeout;
-        let fetched = self
-            .bounded(
-                Phase::Clone,
-                started,
-                limit,
-                "SLIPWAY_CLONE_TIMEOUT",
-                &abort,
-                task,
-            )
-            .await?
-            .map_err(|e| Failure::new(Phase::Clone, redact(&e.to_string(), &app.repo_url)))?;
+        let fetched = self.bounded_clone(started, &abort, task).await?;
         let summary = fetched
             .commit_message
             .lines()

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use slipway_core::Phase;
 use slipway_core::validate::redact;
 use slipway_source::{Fetched, SubmoduleFetch};
 
@@ -36,20 +35,7 @@ impl Run<'_> {
             };
             slipway_source::fetch_submodules(&fetched, &how, &flag, &mut log)
         });
-        let limit = config.clone_timeout;
-        let fetched = self
-            .bounded(
-                Phase::Clone,
-                started,
-                limit,
-                "SLIPWAY_CLONE_TIMEOUT",
-                &abort,
-                task,
-            )
-            .await?
-            .map_err(|e| {
-                Failure::new(Phase::Clone, redact(&e.to_string(), &self.job.app.repo_url))
-            })?;
+        let fetched = self.bounded_clone(started, &abort, task).await?;
         let paths: Vec<&str> = fetched
             .submodules
             .iter()
