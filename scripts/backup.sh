@@ -28,20 +28,7 @@ readonly SERVICE=postgres # the docker-compose.yml service running Postgres
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-die() {
-  echo "backup.sh: error: $*" >&2
-  exit 1
-}
-note() { echo "backup.sh: $*" >&2; }
-
-usage() {
-  if [[ $1 == 0 ]]; then
-    sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-  else
-    echo "usage: scripts/backup.sh [DIR]   (--help for more)" >&2
-  fi
-  exit "$1"
-}
+readonly USAGE="usage: scripts/backup.sh [DIR]   (--help for more)"
 
 # shellcheck source=scripts/pg-common.sh
 source "$ROOT/scripts/pg-common.sh"

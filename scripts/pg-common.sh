@@ -1,8 +1,26 @@
 # Helpers shared by scripts/backup.sh and scripts/restore.sh: where the PostgreSQL client
 # tools and DATABASE_URL are, what a postgres:// URL names, and the docker-compose
-# `postgres` service to fall back on. Sourced; expects ROOT (the repository) and SERVICE
-# (the compose service running Postgres) to be set.
+# `postgres` service to fall back on, and how they report. Sourced; expects ROOT (the
+# repository), SERVICE (the compose service running Postgres) and USAGE (the one-line
+# usage) to be set.
 # shellcheck shell=bash
+
+# Messages name the script that was run, not this file.
+die() {
+  echo "$(basename "$0"): error: $*" >&2
+  exit 1
+}
+note() { echo "$(basename "$0"): $*" >&2; }
+
+# usage 0: the script's header comment on stdout; usage N: the one-line usage on stderr.
+usage() {
+  if [[ $1 == 0 ]]; then
+    sed -n '2,/^$/s/^# \{0,1\}//p' "$0"
+  else
+    echo "$USAGE" >&2
+  fi
+  exit "$1"
+}
 
 # A PostgreSQL client program: from PATH, else the newest in /usr/lib/postgresql.
 find_pg_tool() {

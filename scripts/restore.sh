@@ -32,20 +32,7 @@ readonly SERVICE=postgres # the docker-compose.yml service running Postgres
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-die() {
-  echo "restore.sh: error: $*" >&2
-  exit 1
-}
-note() { echo "restore.sh: $*" >&2; }
-
-usage() {
-  if [[ $1 == 0 ]]; then
-    sed -n '2,/^$/s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
-  else
-    echo "usage: scripts/restore.sh [--force] FILE   (--help for more)" >&2
-  fi
-  exit "$1"
-}
+readonly USAGE="usage: scripts/restore.sh [--force] FILE   (--help for more)"
 
 # shellcheck source=scripts/pg-common.sh
 source "$ROOT/scripts/pg-common.sh"
