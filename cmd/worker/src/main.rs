@@ -31,7 +31,8 @@ async fn main() -> anyhow::Result<()> {
             }
         });
     }
-    let worker = Worker::new(Context::new(pool, docker, config), id);
+    let ctx = Context::new(pool, docker, config).context("could not set up the worker")?;
+    let worker = Worker::new(ctx, id);
     worker.run(shutdown).await.context("worker stopped")
 }
 

@@ -349,7 +349,7 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
     let worker = Worker::new(
-        Context::new(pool.clone(), docker.clone(), worker_config),
+        Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
         "api-test",
     );
     let stop = CancellationToken::new();

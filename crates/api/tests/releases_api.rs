@@ -308,7 +308,7 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
     let worker = Worker::new(
-        Context::new(pool.clone(), docker.clone(), worker_config),
+        Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
         "logs-test",
     );
     let stop = CancellationToken::new();

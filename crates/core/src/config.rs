@@ -116,6 +116,8 @@ pub struct Config {
     /// How long a stopping worker lets running deployments finish before handing them
     /// back to the queue (SLIPWAY_SHUTDOWN_GRACE).
     pub shutdown_grace: Duration,
+    /// How often the worker re-reconciles every app even without a notification.
+    pub resync_interval: Duration,
     /// The most a repository fetch may transfer (SLIPWAY_MAX_REPO_SIZE).
     pub max_repo_size: u64,
     /// The most file content a build context may hold (SLIPWAY_MAX_CONTEXT_SIZE).
@@ -229,6 +231,11 @@ impl Config {
                 var("SLIPWAY_SHUTDOWN_GRACE"),
                 Duration::from_secs(20),
             )?,
+            resync_interval: parse_duration(
+                "SLIPWAY_RESYNC_INTERVAL",
+                var("SLIPWAY_RESYNC_INTERVAL"),
+                Duration::from_secs(60),
+            )?,
             max_repo_size: parse_size(
                 "SLIPWAY_MAX_REPO_SIZE",
                 var("SLIPWAY_MAX_REPO_SIZE"),
@@ -320,6 +327,7 @@ impl Config {
             max_repo_size: 1 << 30,
             max_context_size: 512 << 20,
             shutdown_grace: Duration::from_secs(20),
+            resync_interval: Duration::from_secs(60),
             request_timeout: Duration::from_secs(30),
         }
     }

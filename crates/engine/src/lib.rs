@@ -1,19 +1,21 @@
 //! The deployment pipeline (clone → config → build → release) and the worker loop that
 //! claims deployments from the Postgres queue, holds their leases, reconciles running
-//! releases with the runtime, watches their containers, and tears deleted apps down.
+//! releases with the runtime, watches their replicas, and tears deleted apps down. The
+//! pipeline, reconciler and watcher reach the runtime only through [`runtime::Runtime`].
 
+mod error;
 mod failure;
-mod health;
 mod lease;
 mod logsink;
-mod networks;
 mod pipeline;
 pub mod reconcile;
 mod replicas;
+pub mod runtime;
 mod teardown;
 pub mod watcher;
 mod workdir;
 mod worker;
 
+pub use error::EngineError;
 pub use failure::Failure;
 pub use worker::{Context, Worker, WorkerError};

@@ -7,14 +7,15 @@ use std::collections::BTreeMap;
 
 use slipway_core::crypto::{self, Cipher};
 use slipway_core::labels;
-use slipway_core::spec::{AppSpec, ProcessSpec};
-use slipway_docker::{ContainerSpec, StartedContainer};
+use slipway_core::spec::AppSpec;
 use slipway_store::apps::AppRow;
 use slipway_store::deployments::DeploymentRow;
 use slipway_store::queue::{self, NewContainer};
 use uuid::Uuid;
 
 use crate::Context;
+use crate::error::EngineError;
+use crate::runtime::{Environment, Replica, ReplicaSpec};
 
 pub(crate) const DEFAULT_PORT: u16 = 80;
 
@@ -39,14 +40,14 @@ impl Release {
         app: &AppRow,
         row: &DeploymentRow,
         snapshot: &BTreeMap<String, String>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         let image = row
             .image
             .clone()
-            .ok_or_else(|| format!("deployment {} has no image", row.id))?;
+            .ok_or_else(|| EngineError::Release(format!("deployment {} has no image", row.id)))?;
         let spec = match &row.spec {
             Some(json) => serde_json::from_value(json.0.clone())
-                .map_err(|e| format!("the stored app spec is unreadable: {e}"))?,
+                .map_err(|e| EngineError::Release(format!("the stored app spec is unreadable: {e}")))?,
             None => AppSpec::default(),
         };
         let port = row
@@ -82,65 +83,40 @@ impl Release {
         )
     }
 
-    pub(crate) fn container_spec(
-        &self,
-        ctx: &Context,
-        process: &str,
-        replica: u32,
-    ) -> ContainerSpec {
+    /// What the runtime needs to start one replica.
+    pub(crate) fn replica_spec(&self, ctx: &Context, process: &str, replica: u32) -> ReplicaSpec {
         let config = &ctx.config;
-        let deployment = self.deployment_id.to_string();
-        let network = labels::app_network(&config.network, &self.app_name);
-        let mut container_labels = labels::ownership_labels(
-            &config.network,
-            &self.app_name,
-            &self.app_id.to_string(),
-            &deployment,
-            process,
-        );
-        let is_web = ProcessSpec::is_web(process);
-        if is_web {
-            container_labels.extend(labels::traefik_labels(&labels::Route {
-                app: &self.app_name,
-                subdomain: &self.app_name,
-                base_domain: &config.base_domain,
-                network: &network,
-                port: self.port,
-                tls: config.acme_email.is_some(),
-            }));
-        }
-        let mut env: Vec<String> = self
-            .vars
-            .iter()
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        env.extend([
-            format!("PORT={}", self.port),
-            format!("SLIPWAY_APP={}", self.app_name),
-            format!("SLIPWAY_PROCESS={process}"),
-            format!("SLIPWAY_REPLICA={replica}"),
-            format!("SLIPWAY_DEPLOYMENT_ID={deployment}"),
+        let mut vars = self.vars.clone();
+        vars.extend([
+            ("PORT".to_owned(), self.port.to_string()),
+            ("SLIPWAY_APP".to_owned(), self.app_name.clone()),
+            ("SLIPWAY_PROCESS".to_owned(), process.to_owned()),
+            ("SLIPWAY_REPLICA".to_owned(), replica.to_string()),
+            (
+                "SLIPWAY_DEPLOYMENT_ID".to_owned(),
+                self.deployment_id.to_string(),
+            ),
         ]);
         let process_spec = self.spec.process(process);
-        let memory = process_spec
-            .and_then(|p| p.memory)
-            .or(config.default_memory)
-            .and_then(|m| i64::try_from(m).ok());
-        let cpus = process_spec.and_then(|p| p.cpus).or(config.default_cpus);
-        ContainerSpec {
+        ReplicaSpec {
+            env: self.environment(),
+            release: self.deployment_id,
+            process: process.to_owned(),
+            replica,
             name: self.container_name(process, replica),
             image: self.image.clone(),
-            network,
             port: self.port,
-            // Only web replicas are health-checked through a published port.
-            publish_port: config.publish_ports && is_web,
-            env,
-            labels: container_labels,
+            vars,
             command: process_spec.and_then(|p| p.command.clone()),
-            memory,
-            nano_cpus: cpus.map(|c| (c * 1e9) as i64),
-            restart_max_retries: Some(config.restart_max_retries),
-            pids_limit: Some(config.pids_limit),
+            memory: process_spec.and_then(|p| p.memory).or(config.default_memory),
+            cpus: process_spec.and_then(|p| p.cpus).or(config.default_cpus),
+        }
+    }
+
+    pub(crate) fn environment(&self) -> Environment {
+        Environment {
+            app_id: self.app_id,
+            app: self.app_name.clone(),
         }
     }
 
@@ -151,13 +127,9 @@ impl Release {
         ctx: &Context,
         process: &str,
         replica: u32,
-    ) -> Result<StartedContainer, String> {
-        let spec = self.container_spec(ctx, process, replica);
-        let started = ctx
-            .docker
-            .run_container(&spec)
-            .await
-            .map_err(|e| format!("could not start container {}: {e}", spec.name))?;
+    ) -> Result<Replica, EngineError> {
+        let spec = self.replica_spec(ctx, process, replica);
+        let started = ctx.runtime.start(&spec).await?;
         let record = NewContainer {
             name: &started.name,
             container_id: &started.id,
@@ -167,9 +139,7 @@ impl Release {
             port: self.port,
             host_port: started.host_port,
         };
-        queue::record_container(&ctx.pool, self.deployment_id, &record)
-            .await
-            .map_err(|e| format!("database error: {e}"))?;
+        queue::record_container(&ctx.pool, self.deployment_id, &record).await?;
         Ok(started)
     }
 }
@@ -179,13 +149,15 @@ pub(crate) fn open_vars(
     cipher: Option<&Cipher>,
     app_id: Uuid,
     snapshot: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, String>, EngineError> {
     if snapshot.is_empty() {
         return Ok(BTreeMap::new());
     }
     let cipher = cipher.ok_or_else(|| {
-        "the app has config vars but this worker has no SLIPWAY_SECRET_KEY to decrypt them"
-            .to_owned()
+        EngineError::Release(
+            "the app has config vars but this worker has no SLIPWAY_SECRET_KEY to decrypt them"
+                .to_owned(),
+        )
     })?;
     let app = app_id.to_string();
     snapshot
@@ -194,10 +166,10 @@ pub(crate) fn open_vars(
             use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(sealed.split_whitespace().collect::<String>())
-                .map_err(|_| format!("config var {name} is stored corrupted"))?;
+                .map_err(|_| EngineError::Release(format!("config var {name} is stored corrupted")))?;
             let value = cipher
                 .open(&crypto::config_var_aad(&app, name), &bytes)
-                .map_err(|e| format!("config var {name}: {e}"))?;
+                .map_err(|e| EngineError::Release(format!("config var {name}: {e}")))?;
             Ok((name.clone(), value))
         })
         .collect()

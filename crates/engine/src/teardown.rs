@@ -1,39 +1,44 @@
-//! Removing a deleted app from the runtime: its containers (found by their ownership
-//! labels), its network, and its images (found by their repository, `slipway-<app>`),
-//! then its rows.
+//! Removing a deleted app: its environment from the runtime (replicas, network), its
+//! images (found by their repository, `slipway-<app>`), then its rows.
 
 use std::time::Duration;
 
-use slipway_core::labels::{self, LABEL_APP_ID};
+use slipway_core::labels;
 use slipway_store::apps::{self, Teardown};
 use slipway_store::{deployments, queue};
 use uuid::Uuid;
 
 use crate::Context;
+use crate::runtime::docker::docker_err;
+use crate::runtime::{Environment, RuntimeError};
 
 #[tracing::instrument(skip_all, fields(app = %teardown.app.name, app_id = %teardown.app.id))]
 pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
-    let app_id = teardown.app.id.to_string();
-    let filter = [(LABEL_APP_ID, app_id.as_str())];
+    let env = Environment {
+        app_id: teardown.app.id,
+        app: teardown.app.name.clone(),
+    };
     let result = async {
-        for c in ctx.docker.list_containers(&filter).await? {
-            ctx.docker
-                .stop_and_remove(&c.id, Duration::from_secs(10))
-                .await?;
-            tracing::info!(container = %c.name, "removed container");
-        }
-        crate::networks::remove(ctx, &teardown.app.name).await?;
+        ctx.runtime.destroy(&env).await?;
         // By tag, not id: an identical build of another app shares the image id, and
         // removing the id would take that app's tag with it.
         let repository = labels::image_repository(&teardown.app.name);
         let prefix = format!("{repository}:");
-        for image in ctx.docker.list_images_of(&repository).await? {
+        let images = ctx
+            .docker
+            .list_images_of(&repository)
+            .await
+            .map_err(|e| docker_err("could not list the app's images", e))?;
+        for image in images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
-                ctx.docker.remove_image(tag).await?;
+                ctx.docker
+                    .remove_image(tag)
+                    .await
+                    .map_err(|e| docker_err("could not remove the app's image", e))?;
                 tracing::info!(%tag, "removed image");
             }
         }
-        Ok::<(), slipway_docker::DockerError>(())
+        Ok::<(), RuntimeError>(())
     }
     .await;
     match result {
@@ -50,25 +55,13 @@ pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
 /// Removes the containers and image of a deployment whose worker was lost for good.
 #[tracing::instrument(skip(ctx))]
 pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uuid) {
-    let id = deployment_id.to_string();
-    match ctx
-        .docker
-        .list_containers(&[(labels::LABEL_DEPLOYMENT_ID, id.as_str())])
-        .await
-    {
-        Ok(containers) => {
-            for c in containers {
-                match ctx.docker.stop_and_remove(&c.id, Duration::ZERO).await {
-                    Ok(()) => {
-                        tracing::info!(container = %c.name, "removed a lost worker's container")
-                    }
-                    Err(e) => {
-                        tracing::warn!(container = %c.name, error = %e, "could not remove a lost worker's container")
-                    }
-                }
+    match ctx.runtime.retire(deployment_id, Duration::ZERO).await {
+        Ok(removed) => {
+            for name in removed {
+                tracing::info!(replica = %name, "removed a lost worker's replica");
             }
         }
-        Err(e) => tracing::warn!(error = %e, "could not list a lost worker's containers"),
+        Err(e) => tracing::warn!(error = %e, "could not remove a lost worker's replicas"),
     }
     if let Err(e) = queue::forget_containers(&ctx.pool, deployment_id).await {
         tracing::warn!(error = %e, "could not forget a lost worker's containers");

@@ -1,91 +1,63 @@
-//! Watches Docker's container events for the replicas of running releases: a replica
-//! that dies is recorded in its deployment's history, and when Docker's restart policy
-//! gives up on it (or it was killed from outside) the release becomes `crashed`.
+//! Watches the runtime's events for the replicas of running releases. A death is
+//! recorded (once, however many workers see it) in its deployment's history; a replica
+//! the runtime does not restart by itself is recreated by the reconciler after a
+//! back-off; a replica that keeps dying turns the release `crashed`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use slipway_core::DeploymentStatus;
-use slipway_core::labels::{LABEL_DEPLOYMENT_ID, LABEL_MANAGED, LABEL_PROCESS};
-use slipway_docker::ContainerEvent;
-use slipway_store::{deployments, queue};
+use slipway_store::{deaths, deployments, queue};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Context;
+use crate::reconcile::{CRASH_LIMIT, CRASH_WINDOW};
+use crate::runtime::{ReplicaEvent, ReplicaEventKind};
 
-/// Docker decides whether to restart a dead container just after the `die` event; give
-/// it this long before reading its verdict from the container's state.
+/// The runtime decides whether to restart a dead replica just after its death; give it
+/// this long before reading its verdict.
 const RESTART_DECISION: Duration = Duration::from_millis(500);
 
 pub async fn watch(ctx: Arc<Context>, shutdown: CancellationToken) {
-    // Where to resume after the stream breaks: Docker replays recent events from `since`
-    // (inclusive), so the last one handled comes again and is skipped.
-    let mut since = chrono::Utc::now();
-    let mut last_handled: Option<(String, String, Option<chrono::DateTime<chrono::Utc>>)> = None;
+    let mut events = ctx.runtime.events();
     loop {
-        let mut events = Box::pin(
-            ctx.docker
-                .container_events_since(&[(LABEL_MANAGED, "true")], since),
-        );
-        loop {
-            let event = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                event = events.next() => event,
-            };
-            match event {
-                Some(Ok(event)) => {
-                    let key = (event.id.clone(), event.action.clone(), event.at);
-                    if last_handled.as_ref() == Some(&key) {
-                        continue;
-                    }
-                    last_handled = Some(key);
-                    if let Some(at) = event.at {
-                        since = at;
-                    }
-                    let ctx = ctx.clone();
-                    // Each death is judged on its own: waiting for one verdict must not
-                    // delay the next event.
-                    tokio::spawn(async move { on_event(&ctx, event).await });
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "Docker event stream failed; resubscribing");
-                    break;
-                }
-                None => break,
-            }
-        }
-        tokio::select! {
+        let event = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
+            event = events.next() => event,
+        };
+        let Some(event) = event else { return };
+        let ctx = ctx.clone();
+        // Each death is judged on its own: waiting for one verdict must not delay the
+        // next event.
+        tokio::spawn(async move { on_event(&ctx, event).await });
     }
 }
 
-async fn on_event(ctx: &Context, event: ContainerEvent) {
-    let Some(deployment_id) = event
-        .labels
-        .get(LABEL_DEPLOYMENT_ID)
-        .and_then(|id| Uuid::parse_str(id).ok())
-    else {
+async fn on_event(ctx: &Context, event: ReplicaEvent) {
+    let Some(deployment_id) = event.release else {
         return;
     };
-    match event.action.as_str() {
-        "oom" if is_serving(ctx, deployment_id, &event.name).await => {
+    match event.kind {
+        ReplicaEventKind::OutOfMemory if is_serving(ctx, deployment_id, &event.replica).await => {
             let message = format!(
                 "container {} ran out of memory and was killed; raise [resources] memory in slipway.toml or SLIPWAY_DEFAULT_MEMORY",
-                event.name
+                event.replica
             );
             let _ = deployments::note(&ctx.pool, deployment_id, &message).await;
         }
-        "die" => on_death(ctx, deployment_id, &event).await,
+        ReplicaEventKind::Died { exit_code } => {
+            if let Err(e) = on_death(ctx, deployment_id, &event, exit_code).await {
+                tracing::warn!(%deployment_id, replica = %event.replica, error = %e, "could not handle a replica's death");
+            }
+        }
         _ => {}
     }
 }
 
-/// Whether the container belongs to a release that serves and Slipway still counts it
-/// (retired and scaled-away containers are forgotten before they are stopped).
+/// Whether the replica belongs to a release that serves and Slipway still counts it
+/// (retired and scaled-away replicas are forgotten before they are stopped).
 async fn is_serving(ctx: &Context, deployment_id: Uuid, name: &str) -> bool {
     matches!(
         queue::status(&ctx.pool, deployment_id).await,
@@ -95,64 +67,64 @@ async fn is_serving(ctx: &Context, deployment_id: Uuid, name: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn on_death(ctx: &Context, deployment_id: Uuid, event: &ContainerEvent) {
-    if !is_serving(ctx, deployment_id, &event.name).await {
-        return;
+async fn on_death(
+    ctx: &Context,
+    deployment_id: Uuid,
+    event: &ReplicaEvent,
+    exit_code: Option<i64>,
+) -> Result<(), crate::error::EngineError> {
+    if !is_serving(ctx, deployment_id, &event.replica).await {
+        return Ok(());
     }
-    let code = event
-        .exit_code
-        .map_or_else(|| "an unknown code".to_owned(), |c| c.to_string());
-    let process = event.labels.get(LABEL_PROCESS).map_or("?", String::as_str);
-    tokio::time::sleep(RESTART_DECISION).await;
-    let state = match ctx.docker.container_state(&event.id).await {
-        Ok(state) => state,
-        // Removed meanwhile: by Slipway (then it was forgotten first) or by hand.
-        Err(e) if e.is_not_found() => {
-            let reason = format!(
-                "container {} ({process}) exited with {code} and was removed outside Slipway",
-                event.name
-            );
-            crash(ctx, deployment_id, &reason).await;
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, container = %event.name, "could not inspect a dead container");
-            return;
-        }
+    let death = deaths::Death {
+        deployment_id,
+        replica: &event.replica,
+        replica_id: &event.replica_id,
+        died_at: event.at,
+        exit_code,
     };
-    let oom = if state.oom_killed {
+    if !deaths::record(&ctx.pool, &death).await? {
+        // Another worker watching the same runtime saw it first and handles it.
+        return Ok(());
+    }
+    let code = exit_code.map_or_else(|| "an unknown code".to_owned(), |c| c.to_string());
+    let process = event.process.as_deref().unwrap_or("?");
+    tokio::time::sleep(RESTART_DECISION).await;
+    let state = ctx.runtime.state(&event.replica_id).await?;
+    let oom = if state.as_ref().is_some_and(|s| s.oom_killed) {
         " (out of memory)"
     } else {
         ""
     };
-    if state.running || state.status == "restarting" {
-        let message = format!(
-            "container {} ({process}) exited with {code}{oom}; Docker restarted it (restart {} of {})",
-            event.name, state.restart_count, ctx.config.restart_max_retries
+    let since = event.at - chrono::Duration::from_std(CRASH_WINDOW).unwrap_or_default();
+    let recent = deaths::recent(&ctx.pool, deployment_id, &event.replica, since).await?;
+    let died = format!("container {} ({process}) exited with {code}{oom}", event.replica);
+    if recent.count >= CRASH_LIMIT {
+        let window = CRASH_WINDOW.as_secs() / 60;
+        let reason = format!(
+            "{died}; it died {} times within {window} minutes, so it is no longer restarted: \
+             fix the app and deploy again, or roll back (its last output: `slipway logs`)",
+            recent.count
         );
-        let _ = deployments::note(&ctx.pool, deployment_id, &message).await;
-        return;
+        if deployments::mark_crashed(&ctx.pool, deployment_id, &reason).await? {
+            tracing::warn!(%deployment_id, %reason, "release crashed");
+        }
+        return Ok(());
     }
-    let why = if state.restart_count >= ctx.config.restart_max_retries {
-        format!(
-            "Docker gave up after {} restarts (SLIPWAY_RESTART_RETRIES)",
-            state.restart_count
-        )
-    } else {
-        "Docker did not restart it (stopped or killed outside Slipway, or exited cleanly)"
-            .to_owned()
+    let message = match &state {
+        Some(s) if s.alive() => format!(
+            "{died}; restarted in place (restart {} of {})",
+            s.restart_count, ctx.config.restart_max_retries
+        ),
+        Some(_) => format!(
+            "{died} and was not restarted (stopped or killed outside Slipway, out of restarts, or exited cleanly); recreating it"
+        ),
+        None => format!("{died} and was removed outside Slipway; recreating it"),
     };
-    let reason = format!(
-        "container {} ({process}) exited with {code}{oom}; {why}",
-        event.name
-    );
-    crash(ctx, deployment_id, &reason).await;
-}
-
-async fn crash(ctx: &Context, deployment_id: Uuid, reason: &str) {
-    match deployments::mark_crashed(&ctx.pool, deployment_id, reason).await {
-        Ok(true) => tracing::warn!(%deployment_id, %reason, "release crashed"),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(%deployment_id, error = %e, "could not record a crash"),
+    deployments::note(&ctx.pool, deployment_id, &message).await?;
+    if !state.as_ref().is_some_and(|s| s.alive()) {
+        let app_id = deployments::get(&ctx.pool, deployment_id).await?.app_id;
+        ctx.reconcile.enqueue(app_id);
     }
+    Ok(())
 }

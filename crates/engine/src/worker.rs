@@ -16,42 +16,64 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::{networks, pipeline, reconcile, teardown, watcher, workdir};
+use crate::reconcile::{self, ReconcileQueue};
+use crate::runtime::docker::DockerRuntime;
+use crate::runtime::{Runtime, RuntimeError};
+use crate::{pipeline, teardown, watcher, workdir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("Docker Engine: {0}")]
-    Docker(#[from] slipway_docker::DockerError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The health-check client could not be built (TLS backend missing, say): without
+    /// it, its no-redirect policy and timeouts, no release could be checked.
+    #[error("could not build the health-check HTTP client: {0}")]
+    HttpClient(#[from] reqwest::Error),
 }
 
 /// What every pipeline run needs, shared by all of a worker's tasks.
 pub struct Context {
     pub pool: PgPool,
+    /// Where releases run.
+    pub runtime: Arc<dyn Runtime>,
+    /// Builds and stores images, in every runtime mode.
     pub docker: DockerClient,
     pub config: Config,
-    pub http: reqwest::Client,
     /// Opens config vars; `None` without SLIPWAY_SECRET_KEY (then only apps without
     /// config vars can be released).
     pub cipher: Option<Cipher>,
+    /// Asks this worker's reconcile loop to look at an app.
+    pub reconcile: ReconcileQueue,
 }
 
 impl Context {
-    pub fn new(pool: PgPool, docker: DockerClient, config: Config) -> Self {
+    /// A worker that runs releases on the Docker Engine it builds with.
+    pub fn new(pool: PgPool, docker: DockerClient, config: Config) -> Result<Self, WorkerError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .build()?;
+        let runtime = Arc::new(DockerRuntime::new(docker.clone(), config.clone(), http));
+        Ok(Self::with_runtime(pool, runtime, docker, config))
+    }
+
+    pub fn with_runtime(
+        pool: PgPool,
+        runtime: Arc<dyn Runtime>,
+        docker: DockerClient,
+        config: Config,
+    ) -> Self {
         let cipher = config.secret_key.as_ref().map(|k| Cipher::new(k.bytes()));
         Self {
             pool,
+            runtime,
             docker,
             config,
-            http,
             cipher,
+            reconcile: ReconcileQueue::default(),
         }
     }
 }
@@ -81,12 +103,13 @@ impl Worker {
     /// queue for another worker, and their containers removed.
     pub async fn run(&self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let ctx = &self.ctx;
-        ctx.docker.ensure_network(&ctx.config.network).await?;
+        ctx.runtime.start_up().await?;
         let mut listener = PgListener::connect_with(&ctx.pool).await?;
         listener.listen(QUEUE_CHANNEL).await?;
         let slots = Arc::new(Semaphore::new(ctx.config.worker_concurrency));
         let slot_freed = Arc::new(Notify::new());
         let tasks = TaskTracker::new();
+        tasks.spawn(reconcile::controller::run(ctx.clone(), shutdown.clone()));
         match reconcile::reconcile_all(ctx).await {
             Ok(done) => tracing::info!(
                 started = ?done.started,
@@ -100,7 +123,8 @@ impl Worker {
             tracing::info!(removed = swept.len(), "removed leftover work directories");
         }
         tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
-        tasks.spawn(networks::watch_joiners(ctx.clone(), shutdown.clone()));
+        let (upkeep, stop) = (ctx.clone(), shutdown.clone());
+        tasks.spawn(async move { upkeep.runtime.maintain(stop).await });
         let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
         tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
         loop {
@@ -109,7 +133,7 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 notification = listener.recv() => match notification {
-                    Ok(n) => self.on_notification(n.payload(), &tasks),
+                    Ok(n) => self.on_notification(n.payload()),
                     Err(e) => {
                         // PgListener reconnects on the next recv; the poll covers the gap.
                         tracing::warn!(error = %e, "lost the queue listener; reconnecting");
@@ -192,13 +216,12 @@ impl Worker {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn on_notification(&self, payload: &str, tasks: &TaskTracker) {
+    fn on_notification(&self, payload: &str) {
         if let Some(app_id) = payload
             .strip_prefix("reconcile:")
             .and_then(|id| Uuid::parse_str(id).ok())
         {
-            let ctx = self.ctx.clone();
-            tasks.spawn(async move { reconcile::reconcile_app(&ctx, app_id).await });
+            self.ctx.reconcile.enqueue(app_id);
         } else {
             self.stop_if_told(payload);
         }

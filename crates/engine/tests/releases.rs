@@ -507,45 +507,76 @@ async fn cancelling_an_in_flight_build_stops_it_and_removes_its_leftovers(pool: 
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
-async fn the_watcher_notices_a_container_killed_by_hand(pool: PgPool) {
+async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_keeps_running(
+    pool: PgPool,
+) {
     let mut env = Env::new(pool).await;
-    let repo = TestRepo::with_files(web_app_files("watched"));
+    let spec = "[processes.web]\nreplicas = 2\n";
+    let repo = TestRepo::with_files(web_app_files_with_spec("converges", Some(spec)));
     env.start_worker("w1");
-    let (_, first) = env.create_app(&repo, None).await;
+    let (app, first) = env.create_app(&repo, None).await;
     env.wait_running(first.id).await;
-    let container = deployments::containers(&env.pool, first.id)
-        .await
-        .unwrap()
-        .remove(0);
-    let out = std::process::Command::new("docker")
-        .args(["kill", &container.name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let events = deployments::events(&env.pool, first.id).await.unwrap();
-        let noticed = events.iter().any(|e| {
-            e.message
-                .as_deref()
-                .is_some_and(|m| m.contains(&container.name) && m.contains("exited with 137"))
-        });
-        if noticed {
-            break;
+    let before = deployments::containers(&env.pool, first.id).await.unwrap();
+    assert_eq!(before.len(), 2, "{before:?}");
+    let (killed, removed) = (&before[0], &before[1]);
+    // Docker restarts neither: a killed container is "stopped by the user", a removed
+    // one is gone. Only the reconciler can bring them back.
+    for args in [vec!["kill", &killed.name], vec!["rm", "-f", &removed.name]] {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let rows = deployments::containers(&env.pool, first.id).await.unwrap();
+        let running = env.running_containers(&app.name).await;
+        let recreated = rows.len() == 2
+            && rows.iter().all(|r| {
+                running.contains(&r.name)
+                    && before
+                        .iter()
+                        .all(|b| b.name != r.name || b.container_id != r.container_id)
+            });
+        if recreated {
+            break rows;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "not noticed: {events:?}"
+            "not recreated: {rows:?}, running {running:?}\n{:?}",
+            deployments::events(&env.pool, first.id).await.unwrap()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for replica in &after {
+        let ip = replica.ip.clone().expect("recreated replica has an address");
+        let page = slipway_testkit::http_get(&format!("http://{ip}:{}/", replica.port))
+            .await
+            .expect("recreated replica serves");
+        assert!(page.contains("converges"), "{page}");
     }
-    // Docker does not restart a container killed from outside (crates/docker/tests/
-    // runtime.rs shows it), so the release is crashed, and says why.
-    let row = wait_for_status(&env, first.id, DeploymentStatus::Crashed).await;
-    let reason = row.reason.unwrap();
+    let row = deployments::get(&env.pool, first.id).await.unwrap();
+    assert_eq!(row.status, DeploymentStatus::Running, "{:?}", row.reason);
+    let events: Vec<String> = deployments::events(&env.pool, first.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.message)
+        .collect();
+    let has = |needle: &str| events.iter().any(|m| m.contains(needle));
     assert!(
-        reason.contains("exited with 137") && reason.contains("Docker did not restart it"),
-        "{reason}"
+        has(&format!("{} (web) exited with 137", killed.name)) && has("was not restarted"),
+        "the kill is in the history: {events:?}"
+    );
+    assert!(
+        has(&format!("{} (web) exited with 137", removed.name))
+            && has("was removed outside Slipway"),
+        "the removal is in the history: {events:?}"
+    );
+    assert!(
+        has("reconciled to web=2: started"),
+        "the recreation is in the history: {events:?}"
     );
     env.teardown().await;
 }
@@ -572,7 +603,9 @@ async fn wait_for_status(
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
-async fn a_process_that_keeps_crashing_is_restarted_then_the_release_is_crashed(pool: PgPool) {
+async fn a_process_that_keeps_crashing_is_restarted_and_recreated_then_the_release_is_crashed(
+    pool: PgPool,
+) {
     let mut env = Env::with(pool, |c| c.restart_max_retries = 1).await;
     let spec = r#"
 [processes.worker]
@@ -586,7 +619,7 @@ command = ["/bin/busybox", "sh", "-c", "sleep 2; exit 3"]
     let reason = row.reason.unwrap();
     assert!(
         reason.contains("(worker) exited with 3")
-            && reason.contains("Docker gave up after 1 restarts"),
+            && reason.contains("died 5 times within 10 minutes"),
         "{reason}"
     );
     let events = deployments::events(&env.pool, first.id).await.unwrap();
@@ -594,7 +627,7 @@ command = ["/bin/busybox", "sh", "-c", "sleep 2; exit 3"]
         events.iter().any(|e| e
             .message
             .as_deref()
-            .is_some_and(|m| m.contains("Docker restarted it (restart 1 of 1)"))),
+            .is_some_and(|m| m.contains("restarted in place (restart 1 of 1)"))),
         "the first death was recorded with its restart: {events:?}"
     );
     env.teardown().await;

@@ -63,7 +63,10 @@ pub async fn start_worker(pool: PgPool, config: &Config, name: &str) -> RunningW
     let work = tempfile::tempdir().unwrap();
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
-    let worker = Worker::new(Context::new(pool, docker.clone(), worker_config), name);
+    let worker = Worker::new(
+        Context::new(pool, docker.clone(), worker_config).expect("worker context"),
+        name,
+    );
     let stop = CancellationToken::new();
     let task = tokio::spawn({
         let stop = stop.clone();

@@ -226,3 +226,26 @@ pub async fn list_live_ids(pool: &PgPool) -> Result<Vec<Uuid>, StoreError> {
             .await?,
     )
 }
+
+/// Held while one app is reconciled, so two workers woken by the same notification do
+/// not both start the same replica: a transaction-scoped advisory lock on the app.
+pub struct ReconcileLock {
+    tx: Transaction<'static, Postgres>,
+}
+
+impl ReconcileLock {
+    /// Ends the lock (dropping it does too, when its connection goes back to the pool).
+    pub async fn release(self) {
+        let _ = self.tx.commit().await;
+    }
+}
+
+/// Waits for, then takes, the app's reconcile lock.
+pub async fn lock_for_reconcile(pool: &PgPool, app_id: Uuid) -> Result<ReconcileLock, StoreError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(app_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(ReconcileLock { tx })
+}

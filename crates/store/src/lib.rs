@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod config_vars;
+pub mod deaths;
 pub mod deployments;
 pub mod error;
 pub mod idempotency;

@@ -27,6 +27,8 @@ pub struct Metrics {
     pub queue_depth: IntGauge,
     /// Containers of running releases, read from the database at scrape time.
     pub running_containers: IntGauge,
+    /// Reconciliations that failed (and are retried), by kind of error.
+    pub reconcile_errors: IntCounterVec,
 }
 
 /// Seconds, from a fast health check to a slow build.
@@ -81,6 +83,13 @@ impl Metrics {
                 "running_containers",
                 "Containers of running releases",
             )?,
+            reconcile_errors: IntCounterVec::new(
+                Opts::new(
+                    "reconcile_errors_total",
+                    "Failed reconciliations of an app (retried with back-off), by error kind",
+                ),
+                &["error"],
+            )?,
             registry,
         };
         m.registry.register(Box::new(m.http_requests.clone()))?;
@@ -93,6 +102,7 @@ impl Metrics {
         m.registry.register(Box::new(m.queue_depth.clone()))?;
         m.registry
             .register(Box::new(m.running_containers.clone()))?;
+        m.registry.register(Box::new(m.reconcile_errors.clone()))?;
         Ok(m)
     }
 

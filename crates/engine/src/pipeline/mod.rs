@@ -10,8 +10,6 @@ mod spec_file;
 mod stream;
 mod submodules;
 
-pub(crate) use release::STOP_GRACE;
-
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,8 +33,8 @@ struct Run<'a> {
     log: LogSink,
     lost: CancellationToken,
     work_dir: PathBuf,
-    /// Containers this run started, which must go if it does not end up serving.
-    containers: Vec<String>,
+    /// Whether this run started replicas, which must go if it does not end up serving.
+    started_replicas: bool,
     /// The image this run built, which goes too unless another deployment needs it.
     built_image: Option<String>,
     /// The phase under way and when it began, for the phase duration metrics.
@@ -63,7 +61,7 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: Cancella
         log,
         lost,
         work_dir: ctx.config.work_dir.join(id.to_string()),
-        containers: Vec::new(),
+        started_replicas: false,
         built_image: None,
         phase: (
             if job.deployment.kind() == Kind::Build {
@@ -151,7 +149,7 @@ impl Run<'_> {
             &row,
             &snapshot,
         )
-        .map_err(|reason| Failure::new(Phase::Config, reason))?;
+        .map_err(|e| Failure::new(Phase::Config, e.reason()))?;
         self.release(release).await
     }
 
@@ -397,13 +395,13 @@ impl Run<'_> {
     async fn remove_artifacts(&mut self) {
         let pool = &self.ctx.pool;
         let id = self.job.deployment.id;
-        for name in std::mem::take(&mut self.containers) {
-            if let Err(e) = self.ctx.docker.stop_and_remove(&name, Duration::ZERO).await {
-                tracing::warn!(container = %name, error = %e, "could not remove container");
+        if std::mem::take(&mut self.started_replicas) {
+            if let Err(e) = queue::forget_containers(pool, id).await {
+                tracing::warn!(error = %e, "could not forget containers");
             }
-        }
-        if let Err(e) = queue::forget_containers(pool, id).await {
-            tracing::warn!(error = %e, "could not forget containers");
+            if let Err(e) = self.ctx.runtime.retire(id, Duration::ZERO).await {
+                tracing::warn!(error = %e, "could not remove the replicas this run started");
+            }
         }
         if let Some(image) = self.built_image.take() {
             // A config release or rollback queued meanwhile may already point at it.

@@ -6,19 +6,16 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use slipway_core::Phase;
 use slipway_core::spec::ProcessSpec;
-use slipway_docker::StartedContainer;
 use slipway_store::queue;
 
 use super::{Run, humanize};
 use crate::Failure;
-use crate::health::{Health, wait_until_healthy};
 use crate::replicas::Release;
+use crate::runtime::{Health, Replica, STOP_GRACE};
 
 /// Lines of a failed container's own output copied into the deployment log.
 const CONTAINER_TAIL: usize = 30;
 
-/// How long a retired release gets to finish its in-flight requests.
-pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
 impl Run<'_> {
     pub(super) async fn release(&mut self, release: Release) -> Result<(), Failure> {
@@ -40,19 +37,20 @@ impl Run<'_> {
                 ),
             ));
         }
-        let network = crate::networks::prepare(self.ctx, &release.app_name)
+        self.ctx
+            .runtime
+            .prepare(&release.environment())
             .await
-            .map_err(|reason| Failure::new(Phase::Release, reason))?;
+            .map_err(|e| Failure::new(Phase::Release, e.to_string()))?;
         let desired = release.desired(&self.job.app.scale.0);
         let plan: Vec<String> = desired
             .iter()
             .map(|(process, n)| format!("{process}×{n}"))
             .collect();
         self.slipway_line(format!(
-            "Starting {} from {} on network {}",
+            "Starting {} from {}",
             plan.join(", "),
-            release.image,
-            network
+            release.image
         ));
         let mut web = Vec::new();
         let mut others = Vec::new();
@@ -61,12 +59,11 @@ impl Run<'_> {
                 if self.lost.is_cancelled() {
                     return Err(Failure::Lost);
                 }
-                let name = release.container_name(process, replica);
-                self.containers.push(name);
+                self.started_replicas = true;
                 let started = release
                     .start(self.ctx, process, replica)
                     .await
-                    .map_err(|reason| Failure::new(Phase::Release, reason))?;
+                    .map_err(|e| Failure::new(Phase::Release, e.reason()))?;
                 if ProcessSpec::is_web(process) {
                     web.push(started);
                 } else {
@@ -98,23 +95,22 @@ impl Run<'_> {
         }
         // Processes without HTTP only have to be up by the time the web ones are.
         for (process, started) in &others {
-            let state = self.ctx.docker.container_state(&started.id).await;
+            let state = self.ctx.runtime.state(&started.id).await;
             match state {
-                Ok(state) if state.running => {}
+                Ok(Some(state)) if state.running => {}
                 Ok(state) => {
+                    let exit_code = state.and_then(|s| s.exit_code);
                     self.copy_container_output(&started.id).await;
                     return Err(Failure::new(
                         Phase::Release,
                         format!(
                             "process {process} ({}) stopped with exit code {}; its last output is in the deployment log",
                             started.name,
-                            state
-                                .exit_code
-                                .map_or_else(|| "unknown".to_owned(), |c| c.to_string())
+                            exit_code.map_or_else(|| "unknown".to_owned(), |c| c.to_string())
                         ),
                     ));
                 }
-                Err(e) => return Err(Failure::infra(Phase::Release, "Docker Engine error", e)),
+                Err(e) => return Err(Failure::new(Phase::Release, e.to_string())),
             }
         }
         // Whoever sees `running` also finds the health check's lines.
@@ -125,7 +121,7 @@ impl Run<'_> {
             Err(e) => return Err(Failure::infra(Phase::Release, "database error", e)),
         };
         // From here on the new release serves; the old one may go.
-        self.containers.clear();
+        self.started_replicas = false;
         self.built_image = None;
         for old in previous {
             self.retire(old).await;
@@ -133,53 +129,20 @@ impl Run<'_> {
         self.prune_images().await;
         // A scale change made while this release was starting went to the release it
         // replaced: apply it to this one.
-        crate::reconcile::reconcile_app(self.ctx, self.job.app.id).await;
+        self.ctx.reconcile.enqueue(self.job.app.id);
         Ok(())
     }
 
-    async fn check_one(
-        &self,
-        started: &StartedContainer,
-        release: &Release,
-        limit: Duration,
-    ) -> Health {
-        let url = match (started.host_port, started.ip.as_deref()) {
-            (Some(host_port), _) => format!("http://127.0.0.1:{host_port}"),
-            (None, Some(ip)) => format!("http://{ip}:{}", release.port),
-            // A container that died at once has no address: report why it died.
-            (None, None) => {
-                return match self.ctx.docker.container_state(&started.id).await {
-                    Ok(state) if !state.running => Health::Exited {
-                        exit_code: state.exit_code,
-                        error: state.error,
-                        oom_killed: state.oom_killed,
-                    },
-                    _ => Health::TimedOut {
-                        last_error: format!(
-                            "the container got no address on network {}",
-                            slipway_core::labels::app_network(
-                                &self.ctx.config.network,
-                                &release.app_name
-                            )
-                        ),
-                    },
-                };
-            }
-        };
-        wait_until_healthy(
-            &self.ctx.docker,
-            &self.ctx.http,
-            &started.id,
-            &url,
-            &release.spec.healthcheck,
-            limit,
-        )
-        .await
+    async fn check_one(&self, started: &Replica, release: &Release, limit: Duration) -> Health {
+        self.ctx
+            .runtime
+            .wait_healthy(started, &release.spec.healthcheck, limit)
+            .await
     }
 
     async fn judge(
         &self,
-        started: &StartedContainer,
+        started: &Replica,
         health: Health,
         release: &Release,
         limit: Duration,
@@ -231,34 +194,20 @@ impl Run<'_> {
     }
 
     async fn retire(&self, deployment_id: uuid::Uuid) {
-        let pool = &self.ctx.pool;
-        let containers = match slipway_store::deployments::containers(pool, deployment_id).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(%deployment_id, error = %e, "could not list the previous release's containers");
-                return;
-            }
-        };
-        // Forgotten first, so the watcher does not take their exits for crashes.
-        if let Err(e) = queue::forget_containers(pool, deployment_id).await {
+        // Forgotten first, so the watcher does not take their exits for deaths.
+        if let Err(e) = queue::forget_containers(&self.ctx.pool, deployment_id).await {
             tracing::warn!(%deployment_id, error = %e, "could not forget previous release's containers");
         }
-        let stops = containers.iter().map(|c| async move {
-            match self
-                .ctx
-                .docker
-                .stop_and_remove(&c.container_id, STOP_GRACE)
-                .await
-            {
-                Ok(()) => {
-                    self.slipway_line(format!("Stopped previous release container {}", c.name))
-                }
-                Err(e) => {
-                    tracing::warn!(container = %c.name, error = %e, "could not stop previous release")
+        match self.ctx.runtime.retire(deployment_id, STOP_GRACE).await {
+            Ok(stopped) => {
+                for name in stopped {
+                    self.slipway_line(format!("Stopped previous release container {name}"));
                 }
             }
-        });
-        join_all(stops).await;
+            Err(e) => {
+                tracing::warn!(%deployment_id, error = %e, "could not stop the previous release")
+            }
+        }
     }
 
     /// Keeps the images of the newest SLIPWAY_KEEP_IMAGES releases (rollback targets)
@@ -298,7 +247,7 @@ impl Run<'_> {
     }
 
     async fn copy_container_output(&self, container: &str) {
-        match self.ctx.docker.logs_tail(container, CONTAINER_TAIL).await {
+        match self.ctx.runtime.output_tail(container, CONTAINER_TAIL).await {
             Ok(lines) if lines.is_empty() => {
                 self.slipway_line("The container printed nothing".into())
             }

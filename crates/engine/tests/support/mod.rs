@@ -25,6 +25,8 @@ pub struct Env {
     pub apps: Vec<String>,
     pub workers: Vec<(CancellationToken, tokio::task::JoinHandle<()>)>,
     pub _work: tempfile::TempDir,
+    /// Set by [`Env::teardown`]; otherwise (a failed assertion) `Drop` cleans up.
+    torn_down: bool,
 }
 
 impl Env {
@@ -48,6 +50,7 @@ impl Env {
             apps: Vec::new(),
             workers: Vec::new(),
             _work: work,
+            torn_down: false,
         }
     }
 
@@ -57,7 +60,7 @@ impl Env {
 
     /// A worker that reaches Docker through `docker` (a proxy the test can cut).
     pub fn start_worker_on(&mut self, id: &str, docker: DockerClient) {
-        let ctx = Context::new(self.pool.clone(), docker, self.config.clone());
+        let ctx = Context::new(self.pool.clone(), docker, self.config.clone()).unwrap();
         let worker = Worker::new(ctx, id);
         let stop = CancellationToken::new();
         let token = stop.clone();
@@ -173,8 +176,9 @@ impl Env {
         }
     }
 
-    pub async fn teardown(self) {
-        for (stop, handle) in self.workers {
+    pub async fn teardown(mut self) {
+        self.torn_down = true;
+        for (stop, handle) in self.workers.drain(..) {
             stop.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(30), handle).await;
         }
@@ -208,5 +212,48 @@ impl Env {
             .remove_networks_labelled(&[("slipway.network", &self.config.network)])
             .await;
         let _ = self.docker.remove_network(&self.config.network).await;
+    }
+}
+
+/// A test that panics never reaches `teardown()`: its workers are stopped and what its
+/// apps left in Docker is removed here, synchronously, with the docker CLI (no runtime
+/// to await on while unwinding).
+impl Drop for Env {
+    fn drop(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        for (stop, _) in &self.workers {
+            stop.cancel();
+        }
+        let docker = |args: &[&str]| {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        for app in &self.apps {
+            let label = format!("label=slipway.app={app}");
+            for id in docker(&["ps", "-aq", "--filter", &label]).split_whitespace() {
+                docker(&["rm", "-f", id]);
+            }
+            let reference = format!("reference=slipway-{app}");
+            let tags = docker(&[
+                "images",
+                "--filter",
+                &reference,
+                "--format",
+                "{{.Repository}}:{{.Tag}}",
+            ]);
+            for tag in tags.split_whitespace() {
+                docker(&["rmi", tag]);
+            }
+        }
+        let label = format!("label=slipway.network={}", self.config.network);
+        for net in docker(&["network", "ls", "-q", "--filter", &label]).split_whitespace() {
+            docker(&["network", "rm", net]);
+        }
+        docker(&["network", "rm", &self.config.network]);
     }
 }

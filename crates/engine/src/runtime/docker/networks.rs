@@ -11,7 +11,8 @@ use ipnet::Ipv4Net;
 use slipway_core::labels::{self, LABEL_APP, LABEL_JOINS_APP_NETWORKS, LABEL_NETWORK};
 use slipway_core::subnets::AppSubnets;
 
-use crate::Context;
+use super::{DockerRuntime, docker_err};
+use crate::runtime::{RuntimeError, RuntimeErrorKind};
 
 /// Another worker may take the subnet picked between listing and creating: try the next
 /// few before giving up.
@@ -19,30 +20,30 @@ const CREATE_ATTEMPTS: usize = 8;
 
 /// Makes sure the app's network exists and every joiner is attached; returns its name.
 /// The error is worded for the deployment log.
-pub(crate) async fn prepare(ctx: &Context, app: &str) -> Result<String, String> {
-    let name = labels::app_network(&ctx.config.network, app);
-    create(ctx, &name, app).await?;
-    attach_joiners(ctx, &name).await?;
+pub(crate) async fn prepare(rt: &DockerRuntime, app: &str) -> Result<String, RuntimeError> {
+    let name = labels::app_network(&rt.config.network, app);
+    create(rt, &name, app).await?;
+    attach_joiners(rt, &name).await?;
     Ok(name)
 }
 
-async fn create(ctx: &Context, name: &str, app: &str) -> Result<(), String> {
+async fn create(rt: &DockerRuntime, name: &str, app: &str) -> Result<(), RuntimeError> {
     let labels = HashMap::from([
-        (LABEL_NETWORK.to_owned(), ctx.config.network.clone()),
+        (LABEL_NETWORK.to_owned(), rt.config.network.clone()),
         (LABEL_APP.to_owned(), app.to_owned()),
     ]);
     let docker_error = |e: slipway_docker::DockerError| {
-        format!("Docker Engine error creating the app's network {name}: {e}")
+        docker_err(&format!("Docker Engine error creating the app's network {name}"), e)
     };
-    let subnets = ctx.config.app_subnets;
+    let subnets = rt.config.app_subnets;
     if subnets == AppSubnets::Docker {
-        return ctx
+        return rt
             .docker
             .create_network_on(name, labels, None)
             .await
             .map_err(docker_error);
     }
-    let taken: Vec<Ipv4Net> = ctx
+    let taken: Vec<Ipv4Net> = rt
         .docker
         .taken_subnets()
         .await
@@ -53,7 +54,7 @@ async fn create(ctx: &Context, name: &str, app: &str) -> Result<(), String> {
     for subnet in subnets.free(&taken).into_iter().take(CREATE_ATTEMPTS) {
         let net = subnet.to_string();
         let gateway = subnet.gateway().to_string();
-        match ctx
+        match rt
             .docker
             .create_network_on(name, labels.clone(), Some((&net, &gateway)))
             .await
@@ -63,19 +64,19 @@ async fn create(ctx: &Context, name: &str, app: &str) -> Result<(), String> {
             Err(e) => return Err(docker_error(e)),
         }
     }
-    Err(format!(
+    Err(RuntimeError::new(RuntimeErrorKind::Exhausted, format!(
         "no free subnet left for the app's network {name} in SLIPWAY_APP_SUBNETS ({subnets}): \
          delete unused apps, or give Slipway a larger pool (SLIPWAY_APP_SUBNETS, SLIPWAY_APP_SUBNET_SIZE)"
-    ))
+    )))
 }
 
 /// The running containers on the shared network that must reach every app.
-async fn joiners(ctx: &Context) -> Result<Vec<String>, String> {
-    let found = ctx
+async fn joiners(rt: &DockerRuntime) -> Result<Vec<String>, RuntimeError> {
+    let found = rt
         .docker
-        .list_containers_on_network(&ctx.config.network, &[(LABEL_JOINS_APP_NETWORKS, "true")])
+        .list_containers_on_network(&rt.config.network, &[(LABEL_JOINS_APP_NETWORKS, "true")])
         .await
-        .map_err(|e| format!("Docker Engine error listing Traefik and the workers: {e}"))?;
+        .map_err(|e| docker_err("Docker Engine error listing Traefik and the workers", e))?;
     Ok(found
         .into_iter()
         .filter(|c| c.state == "running")
@@ -83,14 +84,15 @@ async fn joiners(ctx: &Context) -> Result<Vec<String>, String> {
         .collect())
 }
 
-async fn attach_joiners(ctx: &Context, network: &str) -> Result<(), String> {
-    for joiner in joiners(ctx).await? {
-        ctx.docker
+async fn attach_joiners(rt: &DockerRuntime, network: &str) -> Result<(), RuntimeError> {
+    for joiner in joiners(rt).await? {
+        rt.docker
             .connect_to_network(network, &joiner)
             .await
             .map_err(|e| {
-                format!(
-                    "could not connect container {joiner} (Traefik or a worker) to {network}: {e}"
+                docker_err(
+                    &format!("could not connect container {joiner} (Traefik or a worker) to {network}"),
+                    e,
                 )
             })?;
     }
@@ -100,10 +102,10 @@ async fn attach_joiners(ctx: &Context, network: &str) -> Result<(), String> {
 /// Connects every joiner to every app network of this installation: at start-up, and
 /// when Traefik or a worker was recreated (Docker forgets a container's extra networks
 /// when it is recreated, though not when it restarts).
-pub(crate) async fn attach_all(ctx: &Context) {
-    let networks = match ctx
+pub(crate) async fn attach_all(rt: &DockerRuntime) {
+    let networks = match rt
         .docker
-        .networks_labelled(&[(LABEL_NETWORK, &ctx.config.network)])
+        .networks_labelled(&[(LABEL_NETWORK, &rt.config.network)])
         .await
     {
         Ok(networks) => networks,
@@ -113,28 +115,28 @@ pub(crate) async fn attach_all(ctx: &Context) {
         }
     };
     for network in networks {
-        if let Err(e) = attach_joiners(ctx, &network).await {
+        if let Err(e) = attach_joiners(rt, &network).await {
             tracing::warn!(%network, error = %e, "could not attach to an app network");
         }
     }
 }
 
 /// Removes a deleted app's network, once its containers are gone.
-pub(crate) async fn remove(ctx: &Context, app: &str) -> Result<(), slipway_docker::DockerError> {
-    let name = labels::app_network(&ctx.config.network, app);
-    ctx.docker.detach_all_and_remove(&name).await
+pub(crate) async fn remove(rt: &DockerRuntime, app: &str) -> Result<(), slipway_docker::DockerError> {
+    let name = labels::app_network(&rt.config.network, app);
+    rt.docker.detach_all_and_remove(&name).await
 }
 
 /// Re-attaches the joiners whenever one of them starts: a Traefik container recreated
 /// by `docker compose up` would otherwise reach no app until the next worker start.
 pub(crate) async fn watch_joiners(
-    ctx: std::sync::Arc<Context>,
+    rt: &DockerRuntime,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     use futures_util::StreamExt;
     loop {
         let mut events = Box::pin(
-            ctx.docker
+            rt.docker
                 .container_events(&[(LABEL_JOINS_APP_NETWORKS, "true")]),
         );
         loop {
@@ -145,7 +147,7 @@ pub(crate) async fn watch_joiners(
             match event {
                 Some(Ok(event)) if event.action == "start" => {
                     tracing::info!(container = %event.name, "attaching a restarted joiner to the app networks");
-                    attach_all(&ctx).await;
+                    attach_all(rt).await;
                 }
                 Some(Ok(_)) => {}
                 Some(Err(_)) | None => break,
@@ -156,6 +158,6 @@ pub(crate) async fn watch_joiners(
             _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
         // A start may have fallen into the gap.
-        attach_all(&ctx).await;
+        attach_all(rt).await;
     }
 }

@@ -7,25 +7,14 @@ use slipway_core::spec::HealthCheck;
 use slipway_docker::DockerClient;
 use tokio::time::Instant;
 
+use crate::runtime::Health;
+
 const FIRST_PAUSE: Duration = Duration::from_millis(20);
 const MAX_PAUSE_BEFORE_PASS: Duration = Duration::from_millis(100);
 
-pub enum Health {
-    /// Passed the required number of consecutive checks; the last status seen.
-    Serving { status: u16 },
-    /// The container exited: its exit code and Docker's error, if any.
-    Exited {
-        exit_code: Option<i64>,
-        error: Option<String>,
-        oom_killed: bool,
-    },
-    /// The time ran out; the last response or connection error.
-    TimedOut { last_error: String },
-}
-
 /// Probes `base_url` + the check's path until `check.retries` consecutive attempts get
 /// a status in the accepted range, within `timeout` (which includes the start period).
-pub async fn wait_until_healthy(
+pub(super) async fn wait_until_healthy(
     docker: &DockerClient,
     http: &reqwest::Client,
     container: &str,
