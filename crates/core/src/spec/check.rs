@@ -71,16 +71,7 @@ impl Checker<'_> {
         }
         let build = raw.build.unwrap_or_default();
         spec.submodules = build.submodules.unwrap_or(false);
-        for (name, value) in build.args {
-            if !is_env_name(&name) {
-                return self.err(
-                    format!("build.args.{name}"),
-                    value.span(),
-                    "a build arg name is letters, digits and '_', not starting with a digit",
-                );
-            }
-            spec.build_args.insert(name, value.into_inner());
-        }
+        spec.build_args = self.variables("build.args", "a build arg", build.args)?;
         if let Some(h) = raw.healthcheck {
             spec.healthcheck = self.healthcheck(h)?;
         }
@@ -186,22 +177,33 @@ impl Checker<'_> {
             .port
             .map(|p| self.port(&format!("{key}.port"), &p))
             .transpose()?;
-        let mut env = BTreeMap::new();
-        for (var, value) in s.env {
-            if !is_env_name(&var) {
-                return self.err(
-                    format!("{key}.env.{var}"),
-                    value.span(),
-                    "an env var name is letters, digits and '_', not starting with a digit",
-                );
-            }
-            env.insert(var, value.into_inner());
-        }
+        let env = self.variables(&format!("{key}.env"), "an env var", s.env)?;
         Ok(ServiceSpec {
             image: s.image.into_inner(),
             env,
             port,
         })
+    }
+
+    /// Build args or env vars, whose names must be valid shell variable names.
+    fn variables(
+        &self,
+        key: &str,
+        what: &str,
+        raw: BTreeMap<String, Spanned<String>>,
+    ) -> Result<BTreeMap<String, String>, SpecError> {
+        let mut checked = BTreeMap::new();
+        for (name, value) in raw {
+            if !is_env_name(&name) {
+                return self.err(
+                    format!("{key}.{name}"),
+                    value.span(),
+                    format!("{what} name is letters, digits and '_', not starting with a digit"),
+                );
+            }
+            checked.insert(name, value.into_inner());
+        }
+        Ok(checked)
     }
 
     fn port(&self, key: &str, port: &Spanned<i64>) -> Result<u16, SpecError> {
