@@ -41,7 +41,7 @@ impl CliError {
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // Auth is not enforced yet; when it is, a 401 should say how to fix it.
+            // A missing, unknown or expired token: say how to supply one.
             Self::Api {
                 status: 401,
                 message,

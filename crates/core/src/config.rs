@@ -1,8 +1,15 @@
 //! Configuration from the environment. Parsing takes a lookup function instead of
 //! reading `std::env` so it stays pure and testable; the binaries pass `std::env::var`.
 
+mod env;
+
 use std::path::PathBuf;
 use std::time::Duration;
+
+use env::{Env, invalid, whole_number};
+
+/// Seals config vars; read by `SecretKey::parse` as well as by `Config`.
+const SECRET_KEY: &str = "SLIPWAY_SECRET_KEY";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
@@ -34,6 +41,13 @@ impl SecretKey {
 
     /// Standard base64 (what `openssl rand -base64 32` prints) or 64 hex digits.
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        Self::decode(raw).map_err(|reason| ConfigError::InvalidSecret {
+            name: SECRET_KEY,
+            reason,
+        })
+    }
+
+    fn decode(raw: &str) -> Result<Self, String> {
         use base64::Engine as _;
         let raw = raw.trim();
         let bytes = if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -46,9 +60,10 @@ impl SecretKey {
         bytes
             .and_then(|b| <[u8; 32]>::try_from(b).ok())
             .map(Self)
-            .ok_or(ConfigError::InvalidSecret {
-                name: "SLIPWAY_SECRET_KEY",
-                reason: "expected 32 bytes as base64 or 64 hex digits; generate one with `openssl rand -base64 32`".into(),
+            .ok_or_else(|| {
+                "expected 32 bytes as base64 or 64 hex digits; \
+                 generate one with `openssl rand -base64 32`"
+                    .to_owned()
             })
     }
 }
@@ -90,6 +105,9 @@ pub struct Config {
     pub app_subnets: crate::subnets::AppSubnets,
     pub worker_concurrency: usize,
     pub poll_interval: Duration,
+    /// How often the worker re-reconciles every app even without a notification
+    /// (SLIPWAY_RESYNC_INTERVAL).
+    pub resync_interval: Duration,
     pub publish_ports: bool,
     pub allow_local_repos: bool,
     pub clone_timeout: Duration,
@@ -116,8 +134,6 @@ pub struct Config {
     /// How long a stopping worker lets running deployments finish before handing them
     /// back to the queue (SLIPWAY_SHUTDOWN_GRACE).
     pub shutdown_grace: Duration,
-    /// How often the worker re-reconciles every app even without a notification.
-    pub resync_interval: Duration,
     /// The most a repository fetch may transfer (SLIPWAY_MAX_REPO_SIZE).
     pub max_repo_size: u64,
     /// The most file content a build context may hold (SLIPWAY_MAX_CONTEXT_SIZE).
@@ -137,198 +153,86 @@ pub struct Config {
 
 impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| get(name).filter(|v| !v.trim().is_empty());
-        let database_url = var("DATABASE_URL").ok_or(ConfigError::Missing("DATABASE_URL"))?;
+        Self::read(&Env::new(&get))
+    }
+
+    /// Every setting: its variable, its default and its rule, once each.
+    fn read(env: &Env<'_>) -> Result<Self, ConfigError> {
         Ok(Self {
-            database_url: Secret(database_url),
-            docker_host: var("DOCKER_HOST"),
-            base_domain: parse_domain(var("BASE_DOMAIN"))?,
-            port: parse_num("PORT", var("PORT"), 8080u16, 1)?,
-            work_dir: var("SLIPWAY_WORK_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from("/var/lib/slipway/work")),
-            network: parse_network(var("SLIPWAY_NETWORK"))?,
-            app_subnets: crate::subnets::AppSubnets::parse(
-                var("SLIPWAY_APP_SUBNETS").as_deref(),
-                var("SLIPWAY_APP_SUBNET_SIZE").as_deref(),
-            )
-            .map_err(|reason| {
-                invalid(
-                    "SLIPWAY_APP_SUBNETS",
-                    &format!(
-                        "{} (size {})",
-                        var("SLIPWAY_APP_SUBNETS")
-                            .unwrap_or_else(|| crate::subnets::DEFAULT_POOL.into()),
-                        var("SLIPWAY_APP_SUBNET_SIZE").unwrap_or_else(|| "24".into())
-                    ),
-                    reason,
-                )
+            database_url: Secret(env.required_string("DATABASE_URL")?),
+            docker_host: env.optional_string("DOCKER_HOST"),
+            base_domain: env.parse("BASE_DOMAIN", "localhost".into(), parse_domain)?,
+            port: env.number("PORT", 8080u16, 1)?,
+            work_dir: env
+                .string("SLIPWAY_WORK_DIR", "/var/lib/slipway/work")
+                .into(),
+            network: env.parse("SLIPWAY_NETWORK", "slipway".into(), parse_network)?,
+            app_subnets: app_subnets(env)?,
+            worker_concurrency: env.number("SLIPWAY_WORKER_CONCURRENCY", 2usize, 1)?,
+            poll_interval: env.duration("SLIPWAY_POLL_INTERVAL", Duration::from_secs(2))?,
+            resync_interval: env.duration("SLIPWAY_RESYNC_INTERVAL", Duration::from_secs(60))?,
+            publish_ports: env.bool("SLIPWAY_PUBLISH_PORTS", false)?,
+            allow_local_repos: env.bool("SLIPWAY_ALLOW_LOCAL_REPOS", false)?,
+            clone_timeout: env.duration("SLIPWAY_CLONE_TIMEOUT", Duration::from_secs(600))?,
+            build_timeout: env.duration("SLIPWAY_BUILD_TIMEOUT", Duration::from_secs(1800))?,
+            release_timeout: env.duration("SLIPWAY_RELEASE_TIMEOUT", Duration::from_secs(120))?,
+            lease_duration: env.duration("SLIPWAY_LEASE_DURATION", Duration::from_secs(30))?,
+            max_attempts: env.number("SLIPWAY_MAX_ATTEMPTS", 2i32, 1)?,
+            acme_email: env.optional("SLIPWAY_ACME_EMAIL", parse_email)?,
+            keep_images: env.number("SLIPWAY_KEEP_IMAGES", 3usize, 1)?,
+            default_memory: env.parse("SLIPWAY_DEFAULT_MEMORY", Some(512 << 20), parse_memory)?,
+            default_cpus: env.parse("SLIPWAY_DEFAULT_CPUS", None, parse_cpus)?,
+            restart_max_retries: env.parse("SLIPWAY_RESTART_RETRIES", 5i64, |raw| {
+                match whole_number(raw, 0)? {
+                    n if n > 100 => Err("at most 100".to_owned()),
+                    n => Ok(n),
+                }
             })?,
-            worker_concurrency: parse_num(
-                "SLIPWAY_WORKER_CONCURRENCY",
-                var("SLIPWAY_WORKER_CONCURRENCY"),
-                2usize,
-                1,
-            )?,
-            poll_interval: parse_duration(
-                "SLIPWAY_POLL_INTERVAL",
-                var("SLIPWAY_POLL_INTERVAL"),
-                Duration::from_secs(2),
-            )?,
-            publish_ports: parse_bool("SLIPWAY_PUBLISH_PORTS", var("SLIPWAY_PUBLISH_PORTS"))?,
-            allow_local_repos: parse_bool(
-                "SLIPWAY_ALLOW_LOCAL_REPOS",
-                var("SLIPWAY_ALLOW_LOCAL_REPOS"),
-            )?,
-            clone_timeout: parse_duration(
-                "SLIPWAY_CLONE_TIMEOUT",
-                var("SLIPWAY_CLONE_TIMEOUT"),
-                Duration::from_secs(600),
-            )?,
-            build_timeout: parse_duration(
-                "SLIPWAY_BUILD_TIMEOUT",
-                var("SLIPWAY_BUILD_TIMEOUT"),
-                Duration::from_secs(1800),
-            )?,
-            release_timeout: parse_duration(
-                "SLIPWAY_RELEASE_TIMEOUT",
-                var("SLIPWAY_RELEASE_TIMEOUT"),
-                Duration::from_secs(120),
-            )?,
-            lease_duration: parse_duration(
-                "SLIPWAY_LEASE_DURATION",
-                var("SLIPWAY_LEASE_DURATION"),
-                Duration::from_secs(30),
-            )?,
-            max_attempts: parse_num("SLIPWAY_MAX_ATTEMPTS", var("SLIPWAY_MAX_ATTEMPTS"), 2i32, 1)?,
-            acme_email: var("SLIPWAY_ACME_EMAIL")
-                .map(|e| parse_email(e.trim()))
-                .transpose()?,
-            keep_images: parse_num("SLIPWAY_KEEP_IMAGES", var("SLIPWAY_KEEP_IMAGES"), 3usize, 1)?,
-            default_memory: parse_memory(var("SLIPWAY_DEFAULT_MEMORY"))?,
-            default_cpus: parse_cpus(var("SLIPWAY_DEFAULT_CPUS"))?,
-            restart_max_retries: {
-                let n = parse_num(
-                    "SLIPWAY_RESTART_RETRIES",
-                    var("SLIPWAY_RESTART_RETRIES"),
-                    5i64,
-                    0,
-                )?;
-                if n > 100 {
-                    return Err(invalid(
-                        "SLIPWAY_RESTART_RETRIES",
-                        &n.to_string(),
-                        "at most 100",
-                    ));
+            secret_key: env.optional_secret(SECRET_KEY, SecretKey::decode)?,
+            shutdown_grace: env.duration("SLIPWAY_SHUTDOWN_GRACE", Duration::from_secs(20))?,
+            max_repo_size: env.size("SLIPWAY_MAX_REPO_SIZE", 1 << 30)?,
+            max_context_size: env.size("SLIPWAY_MAX_CONTEXT_SIZE", 512 << 20)?,
+            log_limit: env.size("SLIPWAY_LOG_LIMIT", 10 << 20)?,
+            rate_limit: env.number("SLIPWAY_RATE_LIMIT", 600u32, 0)?,
+            request_timeout: env.duration("SLIPWAY_REQUEST_TIMEOUT", Duration::from_secs(30))?,
+            pids_limit: env.number("SLIPWAY_PIDS_LIMIT", 512i64, 16)?,
+            admin_token: env.optional_secret("SLIPWAY_ADMIN_TOKEN", parse_admin_token)?,
+            worker_metrics_port: env.parse("SLIPWAY_WORKER_METRICS_PORT", Some(9091), |raw| {
+                match raw.trim() {
+                    "off" => Ok(None),
+                    port => whole_number(port, 1u16).map(Some),
                 }
-                n
-            },
-            secret_key: var("SLIPWAY_SECRET_KEY")
-                .map(|k| SecretKey::parse(&k))
-                .transpose()?,
-            shutdown_grace: parse_duration(
-                "SLIPWAY_SHUTDOWN_GRACE",
-                var("SLIPWAY_SHUTDOWN_GRACE"),
-                Duration::from_secs(20),
-            )?,
-            resync_interval: parse_duration(
-                "SLIPWAY_RESYNC_INTERVAL",
-                var("SLIPWAY_RESYNC_INTERVAL"),
-                Duration::from_secs(60),
-            )?,
-            max_repo_size: parse_size(
-                "SLIPWAY_MAX_REPO_SIZE",
-                var("SLIPWAY_MAX_REPO_SIZE"),
-                1 << 30,
-            )?,
-            max_context_size: parse_size(
-                "SLIPWAY_MAX_CONTEXT_SIZE",
-                var("SLIPWAY_MAX_CONTEXT_SIZE"),
-                512 << 20,
-            )?,
-            log_limit: match var("SLIPWAY_LOG_LIMIT") {
-                None => 10 * 1024 * 1024,
-                Some(raw) => crate::spec::parse_bytes(&raw)
-                    .filter(|b| *b >= 1024)
-                    .ok_or_else(|| {
-                        invalid(
-                            "SLIPWAY_LOG_LIMIT",
-                            &raw,
-                            "expected a size of at least 1k, like 10m",
-                        )
-                    })?,
-            },
-            rate_limit: parse_num("SLIPWAY_RATE_LIMIT", var("SLIPWAY_RATE_LIMIT"), 600u32, 0)?,
-            request_timeout: parse_duration(
-                "SLIPWAY_REQUEST_TIMEOUT",
-                var("SLIPWAY_REQUEST_TIMEOUT"),
-                Duration::from_secs(30),
-            )?,
-            pids_limit: parse_num("SLIPWAY_PIDS_LIMIT", var("SLIPWAY_PIDS_LIMIT"), 512i64, 16)?,
-            admin_token: var("SLIPWAY_ADMIN_TOKEN")
-                .map(|t| parse_admin_token(t.trim()))
-                .transpose()?,
-            worker_metrics_port: match var("SLIPWAY_WORKER_METRICS_PORT").as_deref().map(str::trim)
-            {
-                Some("off") => None,
-                raw => Some(parse_num(
-                    "SLIPWAY_WORKER_METRICS_PORT",
-                    raw.map(str::to_owned),
-                    9091u16,
-                    1,
-                )?),
-            },
-            log_json: match var("SLIPWAY_LOG_FORMAT").as_deref() {
-                None | Some("pretty") => false,
-                Some("json") => true,
-                Some(other) => {
-                    return Err(ConfigError::Invalid {
-                        name: "SLIPWAY_LOG_FORMAT",
-                        value: other.to_owned(),
-                        reason: "expected json or pretty".into(),
-                    });
-                }
-            },
+            })?,
+            log_json: env.parse("SLIPWAY_LOG_FORMAT", false, |raw| match raw {
+                "pretty" => Ok(false),
+                "json" => Ok(true),
+                _ => Err("expected json or pretty".to_owned()),
+            })?,
         })
     }
 
-    /// Defaults suitable for tests: short timeouts, local repos allowed.
+    /// The defaults with what tests want instead: short timeouts, local repos allowed,
+    /// a secret key, no metrics port.
     pub fn for_tests(database_url: &str, network: &str, work_dir: PathBuf) -> Self {
+        // Only DATABASE_URL has no default; its value here is replaced below.
+        let lookup = |name: &str| (name == "DATABASE_URL").then(|| "postgres://".to_owned());
+        let defaults = Self::from_lookup(lookup)
+            .unwrap_or_else(|e| unreachable!("the defaults are valid, yet: {e}"));
         Self {
             database_url: Secret(database_url.to_owned()),
-            docker_host: None,
-            base_domain: "localhost".into(),
             port: 0,
             work_dir,
             network: network.to_owned(),
-            app_subnets: crate::subnets::AppSubnets::parse(None, None)
-                .unwrap_or(crate::subnets::AppSubnets::Docker),
-            worker_concurrency: 2,
             poll_interval: Duration::from_millis(200),
-            publish_ports: false,
             allow_local_repos: true,
             clone_timeout: Duration::from_secs(60),
             build_timeout: Duration::from_secs(120),
             release_timeout: Duration::from_secs(20),
             lease_duration: Duration::from_secs(10),
-            max_attempts: 2,
-            log_json: false,
-            acme_email: None,
-            keep_images: 3,
-            default_memory: Some(256 * 1024 * 1024),
-            default_cpus: None,
-            restart_max_retries: 5,
+            default_memory: Some(256 << 20),
             secret_key: Some(SecretKey([42; 32])),
             worker_metrics_port: None,
-            admin_token: None,
-            pids_limit: 512,
-            rate_limit: 600,
-            log_limit: 10 * 1024 * 1024,
-            max_repo_size: 1 << 30,
-            max_context_size: 512 << 20,
-            shutdown_grace: Duration::from_secs(20),
-            resync_interval: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(30),
+            ..defaults
         }
     }
 
@@ -345,33 +249,28 @@ impl Config {
     }
 }
 
-/// A size like `512m` or `1g`, at least 1 KiB.
-fn parse_size(name: &'static str, raw: Option<String>, default: u64) -> Result<u64, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(default);
-    };
-    crate::spec::parse_bytes(&raw)
-        .filter(|b| *b >= 1024)
-        .ok_or_else(|| {
-            invalid(
-                name,
-                &raw,
-                "expected a size of at least 1k, like 512m or 1g",
-            )
-        })
+/// SLIPWAY_APP_SUBNETS with SLIPWAY_APP_SUBNET_SIZE; an error shows both values.
+fn app_subnets(env: &Env<'_>) -> Result<crate::subnets::AppSubnets, ConfigError> {
+    use crate::subnets::{AppSubnets, DEFAULT_POOL, DEFAULT_SIZE};
+    let name = "SLIPWAY_APP_SUBNETS";
+    let pool = env.optional_string(name);
+    let size = env.optional_string("SLIPWAY_APP_SUBNET_SIZE");
+    AppSubnets::parse(pool.as_deref(), size.as_deref()).map_err(|reason| {
+        let pool = pool.as_deref().unwrap_or(DEFAULT_POOL);
+        let size = size.unwrap_or_else(|| DEFAULT_SIZE.to_string());
+        invalid(name, &format!("{pool} (size {size})"), reason)
+    })
 }
 
-fn parse_admin_token(raw: &str) -> Result<Secret, ConfigError> {
+fn parse_admin_token(raw: &str) -> Result<Secret, String> {
     use crate::token::MIN_TOKEN_LEN;
+    let raw = raw.trim();
     let printable = raw.chars().all(|c| c.is_ascii_graphic());
     if raw.len() < MIN_TOKEN_LEN || !printable {
-        return Err(ConfigError::InvalidSecret {
-            name: "SLIPWAY_ADMIN_TOKEN",
-            reason: format!(
-                "expected at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; \
-                 generate one with `openssl rand -hex 32`"
-            ),
-        });
+        return Err(format!(
+            "expected at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; \
+             generate one with `openssl rand -hex 32`"
+        ));
     }
     Ok(Secret(raw.to_owned()))
 }
@@ -379,7 +278,8 @@ fn parse_admin_token(raw: &str) -> Result<Secret, ConfigError> {
 /// The same rule traefik/entrypoint.sh applies before writing the address into Traefik's
 /// YAML (so what Slipway accepts, Traefik starts with): one '@', a local part of
 /// `[A-Za-z0-9._%+-]`, a dotted domain of `[A-Za-z0-9.-]` ending in 2+ letters.
-fn parse_email(raw: &str) -> Result<String, ConfigError> {
+fn parse_email(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
     let valid = match raw.split_once('@') {
         Some((local, domain)) => {
             let tld = domain.rsplit_once('.').map_or("", |(_, tld)| tld);
@@ -399,116 +299,33 @@ fn parse_email(raw: &str) -> Result<String, ConfigError> {
     if valid {
         Ok(raw.to_owned())
     } else {
-        Err(invalid(
-            "SLIPWAY_ACME_EMAIL",
-            raw,
-            "expected an email address for Let's Encrypt, like ops@example.com",
-        ))
+        Err("expected an email address for Let's Encrypt, like ops@example.com".to_owned())
     }
 }
 
-/// Default 512 MiB; "none" or "0" for no limit.
-fn parse_memory(raw: Option<String>) -> Result<Option<u64>, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(Some(512 * 1024 * 1024));
-    };
+/// "none" or "0" for no limit.
+fn parse_memory(raw: &str) -> Result<Option<u64>, String> {
     if raw.trim() == "none" || raw.trim() == "0" {
         return Ok(None);
     }
-    match crate::spec::parse_bytes(&raw) {
+    match crate::spec::parse_bytes(raw) {
         Some(b) if b >= crate::spec::MIN_MEMORY => Ok(Some(b)),
-        Some(_) => Err(invalid(
-            "SLIPWAY_DEFAULT_MEMORY",
-            &raw,
-            "at least 6m (Docker's minimum), or none",
-        )),
-        None => Err(invalid(
-            "SLIPWAY_DEFAULT_MEMORY",
-            &raw,
-            "expected a size like 512m or 1g, or none",
-        )),
+        Some(_) => Err("at least 6m (Docker's minimum), or none".to_owned()),
+        None => Err("expected a size like 512m or 1g, or none".to_owned()),
     }
 }
 
-fn parse_cpus(raw: Option<String>) -> Result<Option<f64>, ConfigError> {
-    let Some(raw) = raw.filter(|r| r.trim() != "none") else {
+fn parse_cpus(raw: &str) -> Result<Option<f64>, String> {
+    if raw.trim() == "none" {
         return Ok(None);
-    };
+    }
     match raw.trim().parse::<f64>() {
         Ok(c) if c > 0.0 && c <= 1024.0 => Ok(Some(c)),
-        _ => Err(invalid(
-            "SLIPWAY_DEFAULT_CPUS",
-            &raw,
-            "expected a number of CPUs like 0.5 or 2, or none",
-        )),
+        _ => Err("expected a number of CPUs like 0.5 or 2, or none".to_owned()),
     }
 }
 
-fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        value: value.to_owned(),
-        reason: reason.into(),
-    }
-}
-
-fn parse_num<T>(
-    name: &'static str,
-    raw: Option<String>,
-    default: T,
-    min: T,
-) -> Result<T, ConfigError>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display,
-{
-    let Some(raw) = raw else { return Ok(default) };
-    match raw.trim().parse::<T>() {
-        Ok(v) if v >= min => Ok(v),
-        _ => Err(invalid(
-            name,
-            &raw,
-            format!("expected a whole number >= {min}"),
-        )),
-    }
-}
-
-fn parse_bool(name: &'static str, raw: Option<String>) -> Result<bool, ConfigError> {
-    match raw
-        .as_deref()
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(_) => Err(invalid(
-            name,
-            raw.as_deref().unwrap_or_default(),
-            "expected true or false",
-        )),
-    }
-}
-
-fn parse_duration(
-    name: &'static str,
-    raw: Option<String>,
-    default: Duration,
-) -> Result<Duration, ConfigError> {
-    let Some(raw) = raw else { return Ok(default) };
-    match humantime::parse_duration(raw.trim()) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err(invalid(name, &raw, "must be longer than zero")),
-        Err(e) => Err(invalid(
-            name,
-            &raw,
-            format!("expected a duration such as 2s, 500ms or 10m ({e})"),
-        )),
-    }
-}
-
-fn parse_domain(raw: Option<String>) -> Result<String, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok("localhost".into());
-    };
+fn parse_domain(raw: &str) -> Result<String, String> {
     let domain = raw.trim().trim_end_matches('.').to_ascii_lowercase();
     let valid = !domain.is_empty()
         && domain.len() <= 253
@@ -524,18 +341,11 @@ fn parse_domain(raw: Option<String>) -> Result<String, ConfigError> {
     if valid {
         Ok(domain)
     } else {
-        Err(invalid(
-            "BASE_DOMAIN",
-            &raw,
-            "expected a DNS name such as apps.example.com",
-        ))
+        Err("expected a DNS name such as apps.example.com".to_owned())
     }
 }
 
-fn parse_network(raw: Option<String>) -> Result<String, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok("slipway".into());
-    };
+fn parse_network(raw: &str) -> Result<String, String> {
     let valid = raw
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
@@ -544,13 +354,9 @@ fn parse_network(raw: Option<String>) -> Result<String, ConfigError> {
             .first()
             .is_some_and(u8::is_ascii_alphanumeric);
     if valid {
-        Ok(raw)
+        Ok(raw.to_owned())
     } else {
-        Err(invalid(
-            "SLIPWAY_NETWORK",
-            &raw,
-            "expected a Docker network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)",
-        ))
+        Err("expected a Docker network name ([a-zA-Z0-9][a-zA-Z0-9_.-]*)".to_owned())
     }
 }
 
@@ -574,7 +380,10 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert_eq!(c.network, "slipway");
         assert_eq!(c.poll_interval, Duration::from_secs(2));
+        assert_eq!(c.resync_interval, Duration::from_secs(60));
         assert!(!c.publish_ports && !c.allow_local_repos);
+        assert_eq!(c.log_limit, 10 << 20);
+        assert_eq!(c.worker_metrics_port, Some(9091));
         assert_eq!(format!("{:?}", c.database_url), "***");
         assert_eq!(c.url_for("hello"), "http://hello.localhost");
     }
@@ -590,6 +399,10 @@ mod tests {
             ("PORT", "0"),
             ("SLIPWAY_POLL_INTERVAL", "soon"),
             ("SLIPWAY_POLL_INTERVAL", "0s"),
+            ("SLIPWAY_RESYNC_INTERVAL", "0s"),
+            ("SLIPWAY_RESYNC_INTERVAL", "often"),
+            ("SLIPWAY_LOG_LIMIT", "1000"),
+            ("SLIPWAY_MAX_REPO_SIZE", "huge"),
             ("SLIPWAY_WORKER_CONCURRENCY", "0"),
             ("SLIPWAY_PUBLISH_PORTS", "maybe"),
             ("BASE_DOMAIN", "bad domain"),
@@ -620,16 +433,55 @@ mod tests {
     }
 
     #[test]
+    fn blank_values_are_unset() {
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("PORT", " "),
+            ("SLIPWAY_RESYNC_INTERVAL", ""),
+        ])
+        .unwrap();
+        assert_eq!((c.port, c.resync_interval), (8080, Duration::from_secs(60)));
+        assert_eq!(
+            parse(&[("DATABASE_URL", "  ")]).unwrap_err(),
+            ConfigError::Missing("DATABASE_URL")
+        );
+    }
+
+    #[test]
+    fn for_tests_is_the_defaults_with_test_overrides() {
+        let t = Config::for_tests("postgres://t", "net", PathBuf::from("/w"));
+        let d = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(t.database_url.expose(), "postgres://t");
+        assert_eq!(
+            (t.network.as_str(), t.work_dir.as_path()),
+            ("net", "/w".as_ref())
+        );
+        assert!(t.allow_local_repos && t.secret_key.is_some());
+        assert_eq!(t.worker_metrics_port, None);
+        assert_eq!(t.poll_interval, Duration::from_millis(200));
+        // Untouched settings are the defaults, not a copy of them.
+        assert_eq!(t.resync_interval, d.resync_interval);
+        assert_eq!(t.max_repo_size, d.max_repo_size);
+        assert_eq!(t.app_subnets, d.app_subnets);
+    }
+
+    #[test]
     fn durations_and_flags() {
         let c = parse(&[
             ("DATABASE_URL", "postgres://x"),
             ("SLIPWAY_POLL_INTERVAL", "500ms"),
+            ("SLIPWAY_RESYNC_INTERVAL", "5m"),
+            ("SLIPWAY_LOG_LIMIT", "1k"),
+            ("SLIPWAY_WORKER_METRICS_PORT", "off"),
+            ("SLIPWAY_ALLOW_LOCAL_REPOS", "YES"),
             ("SLIPWAY_PUBLISH_PORTS", "true"),
             ("BASE_DOMAIN", "Apps.Example.com."),
         ])
         .unwrap();
         assert_eq!(c.poll_interval, Duration::from_millis(500));
-        assert!(c.publish_ports);
+        assert_eq!(c.resync_interval, Duration::from_secs(300));
+        assert_eq!((c.log_limit, c.worker_metrics_port), (1024, None));
+        assert!(c.publish_ports && c.allow_local_repos);
         assert_eq!(c.base_domain, "apps.example.com");
     }
 

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod display;
 pub mod envvars;
 pub mod labels;
 pub mod spec;

@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
+use slipway_core::display::human_bytes;
+
 use crate::SourceError;
 use crate::dockerignore::DockerIgnore;
-use crate::fetch::Fetched;
-use crate::submodules::Submodule;
+use crate::fetched::{Fetched, MODE_GITLINK, MODE_SYMLINK, Submodule, read_dockerignore};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContextSummary {
@@ -23,8 +24,6 @@ pub struct ContextSummary {
 }
 
 const MODE_EXECUTABLE: i32 = 0o100755;
-pub(crate) const MODE_SYMLINK: i32 = 0o120000;
-pub(crate) const MODE_GITLINK: i32 = 0o160000;
 
 /// Writes the context of `fetched`'s commit to `out` as a complete tar archive.
 /// `max_bytes`: the most file content the context may hold (ignored files excluded);
@@ -68,20 +67,6 @@ pub fn write_context<W: Write>(
     writer.walk(&repo, &tree, "", false)?;
     writer.tar.into_inner()?.flush()?;
     Ok(writer.summary)
-}
-
-/// The `.dockerignore` at the root of `tree`; an empty one without the file.
-pub(crate) fn read_dockerignore(
-    repo: &Repository,
-    tree: &Tree<'_>,
-) -> Result<DockerIgnore, SourceError> {
-    match tree.get_name(".dockerignore") {
-        Some(entry) => {
-            let blob = entry.to_object(repo)?.peel_to_blob()?;
-            DockerIgnore::parse(&String::from_utf8_lossy(blob.content()))
-        }
-        None => Ok(DockerIgnore::default()),
-    }
 }
 
 struct ContextWriter<'a, W: Write> {
@@ -176,9 +161,7 @@ impl<W: Write> ContextWriter<'_, W> {
         if self.summary.bytes + data.len() as u64 > self.max_bytes {
             return Err(SourceError::TooLarge {
                 what: "the build context",
-                limit: crate::fetch::human_bytes(
-                    usize::try_from(self.max_bytes).unwrap_or(usize::MAX),
-                ),
+                limit: human_bytes(self.max_bytes),
                 setting: "SLIPWAY_MAX_CONTEXT_SIZE",
             });
         }

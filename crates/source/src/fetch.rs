@@ -2,33 +2,20 @@
 //! out: the build context is written straight from the commit's tree.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use git2::{AutotagOption, Cred, CredentialType, FetchOptions, Oid, RemoteCallbacks, Repository};
+use slipway_core::display::human_bytes;
 use slipway_core::validate::redact;
 
 use crate::SourceError;
-use crate::submodules::Submodule;
+use crate::fetched::Fetched;
 
 /// Where the fetched commit is kept inside the scratch repository.
 const TARGET: &str = "refs/slipway/target";
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-
-#[derive(Debug, Clone)]
-pub struct Fetched {
-    /// The bare repository holding the commit.
-    pub git_dir: PathBuf,
-    pub commit_sha: String,
-    pub commit_message: String,
-    /// What the fetch transferred: submodules share SLIPWAY_MAX_REPO_SIZE with it.
-    pub received_bytes: u64,
-    /// The submodules fetched with [`crate::fetch_submodules`], by path; `None` when
-    /// they were not asked for.
-    pub submodules: Option<BTreeMap<String, Submodule>>,
-}
 
 /// Fetches `git_ref` (a branch, tag or commit sha; `None` for the remote's default
 /// branch) from `url` into `dest`, shallowly where the transport allows it.
@@ -294,7 +281,7 @@ impl<'a> Session<'a> {
                     "Received {}/{} objects ({})",
                     stats.received_objects(),
                     stats.total_objects(),
-                    human_bytes(stats.received_bytes())
+                    human_bytes(stats.received_bytes() as u64)
                 );
                 if line != progress && stats.total_objects() > 0 {
                     (log.borrow_mut())(line.clone());
@@ -324,7 +311,7 @@ impl<'a> Session<'a> {
         if self.too_large.get() {
             return SourceError::TooLarge {
                 what: self.what,
-                limit: human_bytes(usize::try_from(self.max_bytes).unwrap_or(usize::MAX)),
+                limit: human_bytes(self.max_bytes),
                 setting: "SLIPWAY_MAX_REPO_SIZE",
             };
         }
@@ -335,16 +322,5 @@ impl<'a> Session<'a> {
             return SourceError::Auth { url, message };
         }
         SourceError::Fetch { url, message }
-    }
-}
-
-pub(crate) fn human_bytes(bytes: usize) -> String {
-    let bytes = bytes as f64;
-    if bytes >= 1024.0 * 1024.0 {
-        format!("{:.1} MiB", bytes / 1024.0 / 1024.0)
-    } else if bytes >= 1024.0 {
-        format!("{:.1} KiB", bytes / 1024.0)
-    } else {
-        format!("{bytes} B")
     }
 }

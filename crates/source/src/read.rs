@@ -3,10 +3,7 @@
 use git2::{ObjectType, Repository};
 
 use crate::SourceError;
-use crate::fetch::Fetched;
-
-/// Files larger than this are not read: a spec file is a few hundred bytes.
-pub const MAX_READ_BYTES: usize = 1024 * 1024;
+use crate::fetched::{Fetched, MAX_READ_BYTES, MODE_SYMLINK};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -37,7 +34,7 @@ pub fn read_file(fetched: &Fetched, path: &str) -> Result<Option<String>, ReadEr
         Err(e) => return Err(e.into()),
     };
     // A symlink could point anywhere, even outside the repository: refuse it.
-    if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == 0o120000 {
+    if entry.kind() != Some(ObjectType::Blob) || entry.filemode() == MODE_SYMLINK {
         return Err(ReadError::NotAFile {
             path: path.to_owned(),
         });

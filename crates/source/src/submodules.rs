@@ -5,25 +5,18 @@
 //! repository's size limit. Submodules of submodules are not fetched.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use git2::{ObjectType, Oid, Repository, Tree, TreeWalkMode, TreeWalkResult};
+use slipway_core::display::{human_bytes, short_sha};
 use slipway_core::validate::redact;
 
-use crate::context::{MODE_GITLINK, MODE_SYMLINK, read_dockerignore};
-use crate::fetch::{Fetched, fetch_commit, human_bytes};
-use crate::read::MAX_READ_BYTES;
+use crate::fetch::fetch_commit;
+use crate::fetched::{
+    Fetched, MAX_READ_BYTES, MODE_GITLINK, MODE_SYMLINK, Submodule, read_dockerignore,
+};
 use crate::{SourceError, gitmodules, remote};
-
-/// A fetched submodule: commit `commit` of the bare repository at `git_dir`, whose tree
-/// the build context holds at `path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submodule {
-    pub path: String,
-    pub commit: String,
-    pub git_dir: PathBuf,
-}
 
 /// Where submodules come from and what they may cost.
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +93,7 @@ pub fn fetch_submodules(
         let sha = oid.to_string();
         log(format!(
             "Fetching submodule {path} from {shown} (commit {})",
-            short(&sha)
+            short_sha(&sha)
         ));
         let git_dir = how.dest.join("submodules").join(format!("{index}.git"));
         let mut quiet = |line: String| log(hide(&line));
@@ -123,8 +116,8 @@ pub fn fetch_submodules(
         }
         log(format!(
             "Fetched submodule {path} at {} ({})",
-            short(&sha),
-            human_bytes(usize::try_from(bytes).unwrap_or(usize::MAX))
+            short_sha(&sha),
+            human_bytes(bytes)
         ));
         submodules.insert(
             path.clone(),
@@ -190,8 +183,4 @@ fn submodule_url(declared: Option<&str>, how: &SubmoduleFetch<'_>) -> Result<Str
     };
     gitmodules::resolve_url(how.repo_url, url)
         .map_err(|e| SourceError::SubmoduleUrl(redact(&redact(&e, url), how.repo_url)))
-}
-
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
 }

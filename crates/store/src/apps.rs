@@ -1,5 +1,5 @@
-//! Apps. Every query takes an `Owner` so that per-user scoping, when authentication
-//! lands, is a value passed in rather than a rewrite of each query.
+//! Apps. Every query takes an `Owner` (a signed-in caller's is `Caller::owner`), so that
+//! per-user scoping is a value passed in rather than a variant of each query.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::deployments::{self, DeploymentRow};
 
-/// Whose apps a query may see. `Any` is the operator's view (and, until users exist, everyone's).
+/// Whose apps a query may see. `Any` is an admin's view, and the worker's and the
+/// tests', which act for no user.
 #[derive(Debug, Clone, Copy)]
 pub enum Owner {
     Any,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use slipway_core::display::{human_bytes, short_sha};
 use slipway_core::validate::redact;
 use slipway_core::{DeploymentStatus, Phase};
 use slipway_source::Fetched;
@@ -197,7 +198,7 @@ impl Run<'_> {
         let summary = message.lines().next().unwrap_or_default();
         self.slipway_line(format!(
             "Commit {}: {summary}; deployment {} built it and image {image} is still here: no clone, no build",
-            short(&sha),
+            short_sha(&sha),
             earlier.id
         ));
         Ok(true)
@@ -388,7 +389,10 @@ impl Run<'_> {
             return Err(Failure::infra(Phase::Clone, "database error", e));
         }
         tracing::info!(commit = %fetched.commit_sha, "fetched");
-        self.slipway_line(format!("Commit {}: {summary}", short(&fetched.commit_sha)));
+        self.slipway_line(format!(
+            "Commit {}: {summary}",
+            short_sha(&fetched.commit_sha)
+        ));
         Ok(fetched)
     }
 
@@ -421,10 +425,6 @@ impl Run<'_> {
 /// How long the remote gets to say which commit a ref names before a plain fetch is used.
 const RESOLVE_LIMIT: Duration = Duration::from_secs(10);
 
-fn short(sha: &str) -> &str {
-    sha.get(..7).unwrap_or(sha)
-}
-
 pub(crate) fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 60 && secs.is_multiple_of(60) {
@@ -433,20 +433,5 @@ pub(crate) fn humanize(d: Duration) -> String {
         format!("{secs}s")
     } else {
         format!("{}ms", d.as_millis())
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
