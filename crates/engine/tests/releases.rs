@@ -528,7 +528,8 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
             .unwrap();
         assert!(out.status.success(), "{out:?}");
     }
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Well before the periodic resync (1 minute): the deaths themselves bring them back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let after = loop {
         let rows = deployments::containers(&env.pool, first.id).await.unwrap();
         let running = env.running_containers(&app.name).await;
