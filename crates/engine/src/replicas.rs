@@ -46,8 +46,9 @@ impl Release {
             .clone()
             .ok_or_else(|| EngineError::Release(format!("deployment {} has no image", row.id)))?;
         let spec = match &row.spec {
-            Some(json) => serde_json::from_value(json.0.clone())
-                .map_err(|e| EngineError::Release(format!("the stored app spec is unreadable: {e}")))?,
+            Some(json) => serde_json::from_value(json.0.clone()).map_err(|e| {
+                EngineError::Release(format!("the stored app spec is unreadable: {e}"))
+            })?,
             None => AppSpec::default(),
         };
         let port = row
@@ -108,7 +109,9 @@ impl Release {
             port: self.port,
             vars,
             command: process_spec.and_then(|p| p.command.clone()),
-            memory: process_spec.and_then(|p| p.memory).or(config.default_memory),
+            memory: process_spec
+                .and_then(|p| p.memory)
+                .or(config.default_memory),
             cpus: process_spec.and_then(|p| p.cpus).or(config.default_cpus),
         }
     }
@@ -166,7 +169,9 @@ pub(crate) fn open_vars(
             use base64::Engine as _;
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(sealed.split_whitespace().collect::<String>())
-                .map_err(|_| EngineError::Release(format!("config var {name} is stored corrupted")))?;
+                .map_err(|_| {
+                    EngineError::Release(format!("config var {name} is stored corrupted"))
+                })?;
             let value = cipher
                 .open(&crypto::config_var_aad(&app, name), &bytes)
                 .map_err(|e| EngineError::Release(format!("config var {name}: {e}")))?;

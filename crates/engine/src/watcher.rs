@@ -98,7 +98,10 @@ async fn on_death(
     };
     let since = event.at - chrono::Duration::from_std(CRASH_WINDOW).unwrap_or_default();
     let recent = deaths::recent(&ctx.pool, deployment_id, &event.replica, since).await?;
-    let died = format!("container {} ({process}) exited with {code}{oom}", event.replica);
+    let died = format!(
+        "container {} ({process}) exited with {code}{oom}",
+        event.replica
+    );
     if recent.count >= CRASH_LIMIT {
         let window = CRASH_WINDOW.as_secs() / 60;
         let reason = format!(

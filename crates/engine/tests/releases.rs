@@ -551,7 +551,10 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     for replica in &after {
-        let ip = replica.ip.clone().expect("recreated replica has an address");
+        let ip = replica
+            .ip
+            .clone()
+            .expect("recreated replica has an address");
         let page = slipway_testkit::http_get(&format!("http://{ip}:{}/", replica.port))
             .await
             .expect("recreated replica serves");
@@ -691,5 +694,81 @@ async fn start_up_reconciliation_removes_orphans_and_recreates_missing_replicas(
     }
     let page = get(&web_url(&env, first.id, "/").await).await;
     assert!(page.contains("reconciled"));
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_one_off_run_reports_its_output_and_exit_and_leaves_nothing(pool: PgPool) {
+    use slipway_engine::runtime::docker::DockerRuntime;
+    use slipway_engine::runtime::{Environment, OneOffSpec, Runtime};
+    use std::sync::Mutex;
+
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(web_app_files("one-off"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let first = env.wait_running(first.id).await;
+    let runtime = DockerRuntime::new(
+        env.docker.clone(),
+        env.config.clone(),
+        reqwest::Client::new(),
+    );
+    let spec = |name: &str, script: &str, timeout: Duration| OneOffSpec {
+        env: Environment {
+            app_id: app.id,
+            app: app.name.clone(),
+        },
+        release: first.id,
+        name: format!("{}-{name}", app.name),
+        purpose: "test".into(),
+        image: first.image.clone().unwrap(),
+        port: 80,
+        command: Some(vec![
+            "/bin/busybox".into(),
+            "sh".into(),
+            "-c".into(),
+            script.into(),
+        ]),
+        vars: BTreeMap::from([("GREETING".to_owned(), "hello".to_owned())]),
+        memory: None,
+        cpus: None,
+        timeout,
+    };
+    let seen = Mutex::new(Vec::new());
+    let collect = |line: slipway_engine::runtime::LogLine| seen.lock().unwrap().push(line.text);
+    let done = runtime
+        .run_to_completion(
+            &spec(
+                "ok",
+                "echo $GREETING; echo oops >&2; exit 3",
+                Duration::from_secs(30),
+            ),
+            &collect,
+        )
+        .await
+        .unwrap();
+    assert_eq!((done.exit_code, done.timed_out), (Some(3), false));
+    // stdout and stderr are separate pipes: their relative order is not kept.
+    let mut lines = seen.lock().unwrap().clone();
+    lines.sort();
+    assert_eq!(lines, ["hello", "oops"]);
+
+    let slow = runtime
+        .run_to_completion(
+            &spec("slow", "echo started; sleep 60", Duration::from_secs(2)),
+            &collect,
+        )
+        .await
+        .unwrap();
+    assert!(slow.timed_out && slow.exit_code.is_none(), "{slow:?}");
+    let left = env
+        .docker
+        .list_containers(&[("slipway.process", "test")])
+        .await
+        .unwrap();
+    assert!(
+        left.iter().all(|c| !c.name.starts_with(&app.name)),
+        "one-off containers left: {left:?}"
+    );
     env.teardown().await;
 }

@@ -16,7 +16,6 @@ use crate::runtime::{Health, Replica, STOP_GRACE};
 /// Lines of a failed container's own output copied into the deployment log.
 const CONTAINER_TAIL: usize = 30;
 
-
 impl Run<'_> {
     pub(super) async fn release(&mut self, release: Release) -> Result<(), Failure> {
         let config = &self.ctx.config;
@@ -247,7 +246,12 @@ impl Run<'_> {
     }
 
     async fn copy_container_output(&self, container: &str) {
-        match self.ctx.runtime.output_tail(container, CONTAINER_TAIL).await {
+        match self
+            .ctx
+            .runtime
+            .output_tail(container, CONTAINER_TAIL)
+            .await
+        {
             Ok(lines) if lines.is_empty() => {
                 self.slipway_line("The container printed nothing".into())
             }

@@ -85,7 +85,8 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Eng
             continue;
         }
         if let Some(last) = recent.last {
-            let due = last + chrono::Duration::from_std(recreate_backoff(recent.count)).unwrap_or_default();
+            let due = last
+                + chrono::Duration::from_std(recreate_backoff(recent.count)).unwrap_or_default();
             if due > now {
                 let wait = (due - now).to_std().unwrap_or_default();
                 done.again_in = Some(done.again_in.map_or(wait, |w| w.min(wait)));

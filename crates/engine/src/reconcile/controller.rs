@@ -52,7 +52,10 @@ impl ReconcileQueue {
     }
 
     fn take_receiver(&self) -> Option<mpsc::UnboundedReceiver<Request>> {
-        self.rx.lock().unwrap_or_else(PoisonError::into_inner).take()
+        self.rx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 }
 

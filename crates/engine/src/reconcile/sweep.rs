@@ -45,7 +45,8 @@ pub async fn reconcile_all(ctx: &Context) -> Result<Reconciled, EngineError> {
             }
             Err(e) => {
                 tracing::warn!(app_id = %app, error = %e, "could not reconcile app; retrying");
-                ctx.reconcile.enqueue_after(app, super::controller::FIRST_RETRY);
+                ctx.reconcile
+                    .enqueue_after(app, super::controller::FIRST_RETRY);
             }
         }
     }

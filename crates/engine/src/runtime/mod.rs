@@ -4,6 +4,9 @@
 //! Docker Engine; a Kubernetes runtime must give the same guarantees, which each method
 //! documents.
 //!
+//! Companion services (a Redis beside the app) join the boundary with the environments
+//! work that defines their lifecycle; until then `[services]` is parsed but not run.
+//!
 //! Images are not the runtime's business: they are built through the Docker Engine in
 //! every mode (see `pipeline::build`), and a runtime only runs them.
 
@@ -17,8 +20,9 @@ use slipway_core::spec::HealthCheck;
 use uuid::Uuid;
 
 pub use types::{
-    Environment, Health, LogLine, LogStream, LogsQuery, Replica, ReplicaEvent, ReplicaEventKind,
-    ReplicaInfo, ReplicaSpec, ReplicaState, RuntimeError, RuntimeErrorKind,
+    Completed, Environment, Health, LogLine, LogStream, LogsQuery, OneOffSpec, Replica,
+    ReplicaEvent, ReplicaEventKind, ReplicaInfo, ReplicaSpec, ReplicaState, RuntimeError,
+    RuntimeErrorKind,
 };
 
 /// Where releases run. Every method may be called by several workers at once for the
@@ -93,6 +97,17 @@ pub trait Runtime: Send + Sync + 'static {
     /// resumes by itself after a broken connection, and may repeat an event across a
     /// break but does not skip one it could still see.
     fn events(&self) -> BoxStream<'static, ReplicaEvent>;
+
+    /// Runs a one-off process (a test run) in the environment until it exits or
+    /// `spec.timeout` passes, handing each line it writes to `output` as it comes. No
+    /// traffic reaches it and it is never restarted. Whatever happens (exit, timeout,
+    /// error) the process is removed before this returns; only when the future is
+    /// dropped midway may it remain, and then `retire(spec.release)` removes it.
+    async fn run_to_completion(
+        &self,
+        spec: &OneOffSpec,
+        output: &(dyn Fn(LogLine) + Send + Sync),
+    ) -> Result<Completed, RuntimeError>;
 
     /// Removes an environment with everything it owns (replicas, network or
     /// namespace). Idempotent; on error what remains is removed by the next call.

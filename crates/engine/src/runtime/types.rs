@@ -41,6 +41,36 @@ impl ReplicaSpec {
     }
 }
 
+/// A process run once to completion (a test run) in an environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OneOffSpec {
+    pub env: Environment,
+    /// The deployment it belongs to: `retire` of it removes the run too.
+    pub release: Uuid,
+    /// Unique per installation.
+    pub name: String,
+    /// What it is, for the runtime's labels (`test`).
+    pub purpose: String,
+    pub image: String,
+    /// The app's port (tests may start the app and talk to it); nothing is routed to it.
+    pub port: u16,
+    /// Replaces the image's command when set.
+    pub command: Option<Vec<String>>,
+    pub vars: BTreeMap<String, String>,
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+    pub timeout: std::time::Duration,
+}
+
+/// How a one-off process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completed {
+    /// `None` when it was stopped at the time limit before it exited.
+    pub exit_code: Option<i64>,
+    pub timed_out: bool,
+    pub oom_killed: bool,
+}
+
 /// A started replica and where to reach it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replica {
@@ -106,7 +136,9 @@ pub enum Health {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplicaEventKind {
     /// The process ended (exited, was killed, or the replica was removed while running).
-    Died { exit_code: Option<i64> },
+    Died {
+        exit_code: Option<i64>,
+    },
     /// The kernel killed it for going over its memory limit.
     OutOfMemory,
     Started,

@@ -5,6 +5,7 @@
 mod events;
 mod health;
 mod networks;
+mod one_off;
 
 use std::time::Duration;
 
@@ -19,8 +20,8 @@ use slipway_docker::{ContainerSpec, ContainerSummary, DockerClient, DockerError}
 use uuid::Uuid;
 
 use super::{
-    Environment, Health, LogLine, LogStream, LogsQuery, Replica, ReplicaEvent, ReplicaInfo,
-    ReplicaSpec, ReplicaState, Runtime, RuntimeError, RuntimeErrorKind,
+    Completed, Environment, Health, LogLine, LogStream, LogsQuery, OneOffSpec, Replica,
+    ReplicaEvent, ReplicaInfo, ReplicaSpec, ReplicaState, Runtime, RuntimeError, RuntimeErrorKind,
 };
 
 pub struct DockerRuntime {
@@ -120,7 +121,10 @@ impl Runtime for DockerRuntime {
             .await
             .map_err(|e| {
                 docker_err(
-                    &format!("could not create the shared network {}", self.config.network),
+                    &format!(
+                        "could not create the shared network {}",
+                        self.config.network
+                    ),
                     e,
                 )
             })?;
@@ -190,7 +194,10 @@ impl Runtime for DockerRuntime {
                 restart_count: s.restart_count,
             })),
             Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(docker_err(&format!("could not inspect container {replica}"), e)),
+            Err(e) => Err(docker_err(
+                &format!("could not inspect container {replica}"),
+                e,
+            )),
         }
     }
 
@@ -282,6 +289,14 @@ impl Runtime for DockerRuntime {
 
     fn events(&self) -> BoxStream<'static, ReplicaEvent> {
         events::replica_events(self.docker.clone())
+    }
+
+    async fn run_to_completion(
+        &self,
+        spec: &OneOffSpec,
+        output: &(dyn Fn(LogLine) + Send + Sync),
+    ) -> Result<Completed, RuntimeError> {
+        one_off::run(self, spec, output).await
     }
 
     async fn destroy(&self, env: &Environment) -> Result<(), RuntimeError> {

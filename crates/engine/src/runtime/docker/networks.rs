@@ -33,7 +33,10 @@ async fn create(rt: &DockerRuntime, name: &str, app: &str) -> Result<(), Runtime
         (LABEL_APP.to_owned(), app.to_owned()),
     ]);
     let docker_error = |e: slipway_docker::DockerError| {
-        docker_err(&format!("Docker Engine error creating the app's network {name}"), e)
+        docker_err(
+            &format!("Docker Engine error creating the app's network {name}"),
+            e,
+        )
     };
     let subnets = rt.config.app_subnets;
     if subnets == AppSubnets::Docker {
@@ -64,10 +67,13 @@ async fn create(rt: &DockerRuntime, name: &str, app: &str) -> Result<(), Runtime
             Err(e) => return Err(docker_error(e)),
         }
     }
-    Err(RuntimeError::new(RuntimeErrorKind::Exhausted, format!(
-        "no free subnet left for the app's network {name} in SLIPWAY_APP_SUBNETS ({subnets}): \
+    Err(RuntimeError::new(
+        RuntimeErrorKind::Exhausted,
+        format!(
+            "no free subnet left for the app's network {name} in SLIPWAY_APP_SUBNETS ({subnets}): \
          delete unused apps, or give Slipway a larger pool (SLIPWAY_APP_SUBNETS, SLIPWAY_APP_SUBNET_SIZE)"
-    )))
+        ),
+    ))
 }
 
 /// The running containers on the shared network that must reach every app.
@@ -91,7 +97,9 @@ async fn attach_joiners(rt: &DockerRuntime, network: &str) -> Result<(), Runtime
             .await
             .map_err(|e| {
                 docker_err(
-                    &format!("could not connect container {joiner} (Traefik or a worker) to {network}"),
+                    &format!(
+                        "could not connect container {joiner} (Traefik or a worker) to {network}"
+                    ),
                     e,
                 )
             })?;
@@ -122,7 +130,10 @@ pub(crate) async fn attach_all(rt: &DockerRuntime) {
 }
 
 /// Removes a deleted app's network, once its containers are gone.
-pub(crate) async fn remove(rt: &DockerRuntime, app: &str) -> Result<(), slipway_docker::DockerError> {
+pub(crate) async fn remove(
+    rt: &DockerRuntime,
+    app: &str,
+) -> Result<(), slipway_docker::DockerError> {
     let name = labels::app_network(&rt.config.network, app);
     rt.docker.detach_all_and_remove(&name).await
 }
