@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use slipway_core::DeploymentStatus;
 use slipway_core::labels::{LABEL_DEPLOYMENT_ID, LABEL_MANAGED, LABEL_NETWORK};
-use slipway_store::{apps, deployments, queue};
+use slipway_store::{apps, containers, deployments, events};
 use uuid::Uuid;
 
 use crate::Context;
@@ -39,14 +39,11 @@ pub async fn reconcile_app(ctx: &Context, app_id: Uuid) -> Reconciled {
 }
 
 async fn try_reconcile(ctx: &Context, app_id: Uuid) -> Result<Reconciled, String> {
-    let mut lock = ctx.pool.begin().await.map_err(|e| e.to_string())?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(app_id)
-        .execute(&mut *lock)
+    let lock = apps::lock_for_reconcile(&ctx.pool, app_id)
         .await
         .map_err(|e| e.to_string())?;
     let result = reconcile_locked(ctx, app_id).await;
-    let _ = lock.commit().await;
+    let _ = lock.release().await;
     result
 }
 
@@ -86,7 +83,7 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Str
 
     for c in present.iter().filter(|c| !wanted.contains_key(&c.name)) {
         // Forgotten before it stops, so the watcher does not report a crash.
-        queue::forget_container(&ctx.pool, current.id, &c.name)
+        containers::forget(&ctx.pool, current.id, &c.name)
             .await
             .map_err(|e| e.to_string())?;
         ctx.docker
@@ -109,12 +106,12 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Str
         done.started.push(name.clone());
     }
     // Rows of containers that are gone (removed by hand, say) would mislead the API.
-    let known = deployments::containers(&ctx.pool, current.id)
+    let known = containers::list(&ctx.pool, current.id)
         .await
         .map_err(|e| e.to_string())?;
     for row in known {
         if !wanted.contains_key(&row.name) {
-            queue::forget_container(&ctx.pool, current.id, &row.name)
+            containers::forget(&ctx.pool, current.id, &row.name)
                 .await
                 .map_err(|e| e.to_string())?;
         }
@@ -127,19 +124,19 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Str
             list_or_none(&done.started),
             list_or_none(&done.removed)
         );
-        let _ = deployments::note(&ctx.pool, current.id, &message).await;
+        let _ = events::note(&ctx.pool, current.id, &message).await;
     }
     // Promoted away while we worked: what we started belongs to a retired release.
     if !done.started.is_empty()
         && !matches!(
-            queue::status(&ctx.pool, current.id).await,
+            deployments::status(&ctx.pool, current.id).await,
             Ok(DeploymentStatus::Running | DeploymentStatus::Crashed)
         )
     {
         for name in &done.started {
             let _ = ctx.docker.stop_and_remove(name, Duration::ZERO).await;
         }
-        let _ = queue::forget_containers(&ctx.pool, current.id).await;
+        let _ = containers::forget_all(&ctx.pool, current.id).await;
     }
     Ok(done)
 }

@@ -10,8 +10,8 @@ use slipway_core::labels;
 use slipway_core::spec::{AppSpec, ProcessSpec};
 use slipway_docker::{ContainerSpec, StartedContainer};
 use slipway_store::apps::AppRow;
+use slipway_store::containers::{self, NewContainer};
 use slipway_store::deployments::DeploymentRow;
-use slipway_store::queue::{self, NewContainer};
 use uuid::Uuid;
 
 use crate::Context;
@@ -167,7 +167,7 @@ impl Release {
             port: self.port,
             host_port: started.host_port,
         };
-        queue::record_container(&ctx.pool, self.deployment_id, &record)
+        containers::record(&ctx.pool, self.deployment_id, &record)
             .await
             .map_err(|e| format!("database error: {e}"))?;
         Ok(started)

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use slipway_core::DeploymentStatus;
 use slipway_core::labels::{LABEL_DEPLOYMENT_ID, LABEL_MANAGED, LABEL_PROCESS};
 use slipway_docker::ContainerEvent;
-use slipway_store::{deployments, queue};
+use slipway_store::{containers, deployments, events};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -77,7 +77,7 @@ async fn on_event(ctx: &Context, event: ContainerEvent) {
                 "container {} ran out of memory and was killed; raise [resources] memory in slipway.toml or SLIPWAY_DEFAULT_MEMORY",
                 event.name
             );
-            let _ = deployments::note(&ctx.pool, deployment_id, &message).await;
+            let _ = events::note(&ctx.pool, deployment_id, &message).await;
         }
         "die" => on_death(ctx, deployment_id, &event).await,
         _ => {}
@@ -88,9 +88,9 @@ async fn on_event(ctx: &Context, event: ContainerEvent) {
 /// (retired and scaled-away containers are forgotten before they are stopped).
 async fn is_serving(ctx: &Context, deployment_id: Uuid, name: &str) -> bool {
     matches!(
-        queue::status(&ctx.pool, deployment_id).await,
+        deployments::status(&ctx.pool, deployment_id).await,
         Ok(DeploymentStatus::Running)
-    ) && deployments::has_container(&ctx.pool, deployment_id, name)
+    ) && containers::has(&ctx.pool, deployment_id, name)
         .await
         .unwrap_or(false)
 }
@@ -130,7 +130,7 @@ async fn on_death(ctx: &Context, deployment_id: Uuid, event: &ContainerEvent) {
             "container {} ({process}) exited with {code}{oom}; Docker restarted it (restart {} of {})",
             event.name, state.restart_count, ctx.config.restart_max_retries
         );
-        let _ = deployments::note(&ctx.pool, deployment_id, &message).await;
+        let _ = events::note(&ctx.pool, deployment_id, &message).await;
         return;
     }
     let why = if state.restart_count >= ctx.config.restart_max_retries {
