@@ -16,9 +16,12 @@ use slipway_core::token::NewToken;
 use slipway_core::{DeploymentStatus, Phase};
 use slipway_store::apps::{self, AppRow, NewApp, Owner};
 use slipway_store::config_vars::{self, Applied, Change};
+use slipway_store::containers::{self, NewContainer};
 use slipway_store::deployments::{self, DeploymentRow};
+use slipway_store::events;
+use slipway_store::lease::Lease;
 use slipway_store::logs::{self, NewLine};
-use slipway_store::queue::{self, Claim, NewContainer};
+use slipway_store::queue::{self, Claim};
 use slipway_store::users::{self, UserRow};
 use sqlx::Connection as _;
 use sqlx::PgPool;
@@ -104,9 +107,9 @@ async fn log(
     logs::append(pool, deployment, &batch).await.unwrap();
 }
 
-async fn claim(pool: &PgPool, worker: &str) -> DeploymentRow {
+async fn claim(pool: &PgPool, worker: &str) -> (DeploymentRow, Lease) {
     match queue::claim(pool, worker, LEASE).await.unwrap() {
-        Claim::Claimed(job) => job.deployment,
+        Claim::Claimed(job) => (job.deployment, job.lease),
         Claim::EmptyQueue => panic!("nothing to claim"),
     }
 }
@@ -168,10 +171,11 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
     .await;
 
     // web's first deployment runs through the whole pipeline and serves.
-    let d = claim(pool, "worker-1").await;
+    let (d, lease) = claim(pool, "worker-1").await;
     assert_eq!(d.id, web_first.id, "the oldest deployment is claimed first");
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    queue::set_commit(pool, d.id, sha, "First commit\n\nWith a body.")
+    lease
+        .set_commit(sha, "First commit\n\nWith a body.")
         .await
         .unwrap();
     log(
@@ -188,24 +192,19 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
     )
     .await;
     assert!(
-        queue::advance(
-            pool,
-            d.id,
-            "worker-1",
-            DeploymentStatus::Cloning,
-            DeploymentStatus::Building
-        )
-        .await
-        .unwrap()
+        lease
+            .advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+            .await
+            .unwrap()
     );
     let image = format!("slipway-web:{sha}-5f3e2a");
-    queue::set_image(pool, d.id, &image, 8080).await.unwrap();
+    lease.set_image(&image, 8080).await.unwrap();
     let spec = serde_json::json!({
         "port": 8080,
         "processes": {"web": {"command": ["busybox", "httpd", "-f"], "replicas": 2}},
         "healthcheck": {"path": "/healthz", "timeout_ms": 60000},
     });
-    queue::set_spec(pool, d.id, &spec).await.unwrap();
+    lease.set_spec(&spec).await.unwrap();
     log(
         pool,
         &mut written,
@@ -224,17 +223,12 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
     )
     .await;
     assert!(
-        queue::advance(
-            pool,
-            d.id,
-            "worker-1",
-            DeploymentStatus::Building,
-            DeploymentStatus::Releasing
-        )
-        .await
-        .unwrap()
+        lease
+            .advance(DeploymentStatus::Building, DeploymentStatus::Releasing)
+            .await
+            .unwrap()
     );
-    queue::snapshot_config(pool, d.id).await.unwrap();
+    lease.snapshot_config().await.unwrap();
     written.snapshot = (
         d.id,
         web_vars
@@ -243,7 +237,7 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
             .collect(),
     );
     for replica in 1..=2u16 {
-        queue::record_container(
+        containers::record(
             pool,
             d.id,
             &NewContainer {
@@ -259,10 +253,7 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
         .await
         .unwrap();
     }
-    assert_eq!(
-        queue::promote(pool, d.id, "worker-1").await.unwrap(),
-        Some(vec![])
-    );
+    assert_eq!(lease.promote().await.unwrap(), Some(vec![]));
     log(
         pool,
         &mut written,
@@ -270,7 +261,7 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
         &[("slipway", "web-1 and web-2 healthy; serving".into())],
     )
     .await;
-    deployments::note(
+    events::note(
         pool,
         d.id,
         "web-web-2 exited with code 137 and was restarted",
@@ -295,26 +286,20 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
         .unwrap();
 
     // api's first build fails; a second, for a tag, waits in the queue.
-    let d = claim(pool, "worker-2").await;
+    let (d, lease) = claim(pool, "worker-2").await;
     assert_eq!(d.id, api_first.id);
-    queue::set_commit(
-        pool,
-        d.id,
-        "fedcba9876543210fedcba9876543210fedcba98",
-        "Break the build",
-    )
-    .await
-    .unwrap();
-    assert!(
-        queue::advance(
-            pool,
-            d.id,
-            "worker-2",
-            DeploymentStatus::Cloning,
-            DeploymentStatus::Building
+    lease
+        .set_commit(
+            "fedcba9876543210fedcba9876543210fedcba98",
+            "Break the build",
         )
         .await
-        .unwrap()
+        .unwrap();
+    assert!(
+        lease
+            .advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+            .await
+            .unwrap()
     );
     log(
         pool,
@@ -328,16 +313,14 @@ async fn populate(pool: &PgPool, cipher: &Cipher) -> Written {
     )
     .await;
     assert!(
-        queue::finish(
-            pool,
-            d.id,
-            "worker-2",
-            DeploymentStatus::Failed,
-            Some(Phase::Build),
-            "the build failed: error: could not compile `api` (exit code 101)",
-        )
-        .await
-        .unwrap()
+        lease
+            .finish(
+                DeploymentStatus::Failed,
+                Some(Phase::Build),
+                "the build failed: error: could not compile `api` (exit code 101)",
+            )
+            .await
+            .unwrap()
     );
     let api_second = deployments::create(pool, api.id, Some("v1.2"))
         .await
@@ -381,7 +364,7 @@ async fn check_written(pool: &PgPool, cipher: &Cipher, written: &Written) {
     for app in &apps {
         for d in deployments::list_for_app(pool, app.id, 100).await.unwrap() {
             assert!(
-                !deployments::events(pool, d.id).await.unwrap().is_empty(),
+                !events::of_deployment(pool, d.id).await.unwrap().is_empty(),
                 "deployment {} has its history",
                 d.id
             );
@@ -412,10 +395,10 @@ async fn check_written(pool: &PgPool, cipher: &Cipher, written: &Written) {
             .map(|s| &s.0["processes"]["web"]["replicas"]),
         Some(&serde_json::json!(2))
     );
-    let containers = deployments::containers(pool, release.id).await.unwrap();
+    let containers = containers::list(pool, release.id).await.unwrap();
     assert_eq!(containers.len(), 2, "{containers:?}");
     assert_eq!(containers[0].host_port, Some(49153));
-    let events = deployments::events(pool, release.id).await.unwrap();
+    let events = events::of_deployment(pool, release.id).await.unwrap();
     assert!(
         events
             .iter()

@@ -10,9 +10,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use slipway_core::{DeploymentStatus, labels};
+use slipway_core::{DeploymentStatus, Phase, labels};
 use slipway_store::apps::{self, NewApp, Owner};
-use slipway_store::{PgPool, deployments, logs};
+use slipway_store::{PgPool, deployments, events, logs};
 use slipway_testkit::{
     TestRepo, web_app_files, web_app_files_with_dockerfile, web_app_files_with_spec,
 };
@@ -214,7 +214,7 @@ async fn kill_when(pool: &PgPool, repo_url: String, needle: &str, phase: &str) -
     let after = logs::page(pool, id, 0, 10_000).await.unwrap();
 
     assert_eq!(done.status, DeploymentStatus::Failed, "{:?}", done.reason);
-    assert_eq!(done.failed_phase.as_deref(), Some(phase));
+    assert_eq!(done.failed_phase.map(Phase::as_str), Some(phase));
     let reason = done.reason.unwrap_or_default();
     assert!(reason.contains("worker lost"), "{reason}");
     assert!(leftovers.is_empty(), "containers left: {leftovers:?}");
@@ -392,7 +392,7 @@ async fn a_stopping_worker_hands_a_long_build_back_after_its_grace(pool: PgPool)
     };
     let took = asked.elapsed();
     let after = deployments::get(&pool, id).await.unwrap();
-    let events = deployments::events(&pool, id).await.unwrap();
+    let events = events::of_deployment(&pool, id).await.unwrap();
     let leftovers = setup.containers_of(&app);
     setup.clean(&app);
 

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slipway_core::{Config, DeploymentStatus};
 use slipway_store::apps::AppRow;
-use slipway_store::deployments::{ContainerRow, DeploymentRow, EventRow};
+use slipway_store::containers::ContainerRow;
+use slipway_store::deployments::DeploymentRow;
+use slipway_store::events::EventRow;
 use uuid::Uuid;
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -128,9 +130,9 @@ impl DeploymentView {
             app_name: d.app_name,
             git_ref: d.git_ref,
             status: d.status,
-            kind: d.kind,
+            kind: d.kind.as_str().to_owned(),
             source_deployment_id: d.source_deployment_id,
-            phase: d.failed_phase,
+            phase: d.failed_phase.map(|p| p.as_str().to_owned()),
             reason: d.reason,
             commit_sha: d.commit_sha,
             commit_message: d.commit_message,

@@ -14,5 +14,5 @@ pub mod token;
 pub mod validate;
 
 pub use config::{Config, ConfigError, SecretKey};
-pub use status::{DeploymentStatus, Phase};
+pub use status::{DeploymentStatus, Kind, Phase};
 pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

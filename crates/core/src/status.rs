@@ -60,6 +60,19 @@ impl DeploymentStatus {
         Self::Releasing,
     ];
 
+    /// Queued or in flight: work that a newer deployment or a cancel can still stop.
+    pub const UNFINISHED: [Self; 5] = [
+        Self::Pending,
+        Self::Cloning,
+        Self::Building,
+        Self::Testing,
+        Self::Releasing,
+    ];
+
+    /// Releases that own the app's containers: running, or crashed (which still owns
+    /// whatever containers survived until a newer release replaces it).
+    pub const SERVING: [Self; 2] = [Self::Running, Self::Crashed];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pending => "pending",
@@ -82,7 +95,7 @@ impl DeploymentStatus {
 
     /// Queued or in flight: work that a newer deployment or a cancel can still stop.
     pub fn is_unfinished(self) -> bool {
-        self == Self::Pending || self.is_in_flight()
+        Self::UNFINISHED.contains(&self)
     }
 
     /// The phase a worker is in while it holds this status.
@@ -134,6 +147,14 @@ pub enum Phase {
 }
 
 impl Phase {
+    pub const ALL: [Self; 5] = [
+        Self::Clone,
+        Self::Config,
+        Self::Build,
+        Self::Test,
+        Self::Release,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Clone => "clone",
@@ -145,15 +166,7 @@ impl Phase {
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
-        [
-            Self::Clone,
-            Self::Config,
-            Self::Build,
-            Self::Test,
-            Self::Release,
-        ]
-        .into_iter()
-        .find(|p| p.as_str() == raw)
+        Self::ALL.into_iter().find(|p| p.as_str() == raw)
     }
 }
 
@@ -162,6 +175,107 @@ impl fmt::Display for Phase {
         f.write_str(self.as_str())
     }
 }
+
+/// How a deployment gets its image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Clone and build (or reuse the image of the same commit).
+    Build,
+    /// The current release's image again, with changed config vars.
+    Config,
+    /// An earlier release's image and config vars again.
+    Rollback,
+}
+
+impl Kind {
+    pub const ALL: [Self; 3] = [Self::Build, Self::Config, Self::Rollback];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Build => "build",
+            Self::Config => "config",
+            Self::Rollback => "rollback",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// The status a worker claims a deployment into: config releases and rollbacks
+    /// reuse an image, so they go straight to releasing.
+    pub fn first_status(self) -> DeploymentStatus {
+        match self {
+            Self::Build => DeploymentStatus::Cloning,
+            Self::Config | Self::Rollback => DeploymentStatus::Releasing,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Postgres `text` columns holding one of an enum's `as_str` spellings. Decoding a
+/// spelling the enum does not know is an error: a silent default would misreport (or
+/// misrun) a deployment written by a newer Slipway or edited by hand.
+#[cfg(feature = "sqlx")]
+mod text_columns {
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    use super::{Kind, Phase};
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("unknown {what} {value:?} in the database")]
+    pub struct UnknownValue {
+        pub what: &'static str,
+        pub value: String,
+    }
+
+    macro_rules! text_column {
+        ($ty:ty, $what:literal) => {
+            impl Type<Postgres> for $ty {
+                fn type_info() -> PgTypeInfo {
+                    <&str as Type<Postgres>>::type_info()
+                }
+
+                fn compatible(ty: &PgTypeInfo) -> bool {
+                    <&str as Type<Postgres>>::compatible(ty)
+                }
+            }
+
+            impl Encode<'_, Postgres> for $ty {
+                fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                    <&str as Encode<Postgres>>::encode(self.as_str(), buf)
+                }
+            }
+
+            impl<'r> Decode<'r, Postgres> for $ty {
+                fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                    let raw = <&str as Decode<Postgres>>::decode(value)?;
+                    <$ty>::parse(raw).ok_or_else(|| {
+                        UnknownValue {
+                            what: $what,
+                            value: raw.to_owned(),
+                        }
+                        .into()
+                    })
+                }
+            }
+        };
+    }
+
+    text_column!(Phase, "phase");
+    text_column!(Kind, "deployment kind");
+}
+
+#[cfg(feature = "sqlx")]
+pub use text_columns::UnknownValue;
 
 #[cfg(test)]
 mod tests {
@@ -192,17 +306,35 @@ mod tests {
     }
 
     #[test]
-    fn phases_round_trip() {
-        for p in [
-            Phase::Clone,
-            Phase::Config,
-            Phase::Build,
-            Phase::Test,
-            Phase::Release,
-        ] {
+    fn phases_and_kinds_round_trip() {
+        for p in Phase::ALL {
             assert_eq!(Phase::parse(p.as_str()), Some(p));
+        }
+        assert_eq!(Phase::parse("deploy"), None);
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        assert_eq!(Kind::parse("Build"), None);
+        for k in Kind::ALL {
+            assert!(
+                DeploymentStatus::Pending.can_become(k.first_status()),
+                "{k}"
+            );
         }
         assert_eq!(DeploymentStatus::Building.phase(), Some(Phase::Build));
         assert_eq!(DeploymentStatus::Running.phase(), None);
+    }
+
+    #[test]
+    fn status_groups_are_consistent() {
+        use DeploymentStatus::*;
+        for s in DeploymentStatus::ALL {
+            // Every in-flight status, and only those, has the phase its failure is filed under.
+            assert_eq!(s.is_in_flight(), s.phase().is_some(), "{s}");
+            assert_eq!(s.is_unfinished(), s == Pending || s.is_in_flight(), "{s}");
+            // Only unfinished work can be stopped by a cancel or a newer deployment.
+            assert_eq!(s.is_unfinished(), s.can_become(Cancelled), "{s}");
+        }
+        assert!(DeploymentStatus::SERVING.iter().all(|s| !s.is_unfinished()));
     }
 }

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use slipway_store::{PgPool, queue};
+use slipway_store::lease::Lease;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 pub struct LeaseKeeper {
     stop: CancellationToken,
@@ -14,23 +13,18 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    pub fn spawn(
-        pool: PgPool,
-        deployment_id: Uuid,
-        worker_id: String,
-        lease: Duration,
-        lost: CancellationToken,
-    ) -> Self {
+    pub fn spawn(lease: Lease, duration: Duration, lost: CancellationToken) -> Self {
         let stop = CancellationToken::new();
         let stop_rx = stop.clone();
         let handle = tokio::spawn(async move {
-            let every = lease / 3;
+            let deployment_id = lease.deployment_id();
+            let every = duration / 3;
             loop {
                 tokio::select! {
                     _ = stop_rx.cancelled() => return,
                     _ = tokio::time::sleep(every) => {}
                 }
-                match queue::renew(&pool, deployment_id, &worker_id, lease).await {
+                match lease.renew(duration).await {
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         tracing::info!(%deployment_id, "deployment left this worker's hands; stopping its pipeline");

@@ -9,8 +9,8 @@ use slipway_core::crypto::{self, Cipher};
 use slipway_core::labels;
 use slipway_core::spec::AppSpec;
 use slipway_store::apps::AppRow;
+use slipway_store::containers::{self, NewContainer};
 use slipway_store::deployments::DeploymentRow;
-use slipway_store::queue::{self, NewContainer};
 use uuid::Uuid;
 
 use crate::Context;
@@ -142,7 +142,7 @@ impl Release {
             port: self.port,
             host_port: started.host_port,
         };
-        queue::record_container(&ctx.pool, self.deployment_id, &record).await?;
+        containers::record(&ctx.pool, self.deployment_id, &record).await?;
         Ok(started)
     }
 }

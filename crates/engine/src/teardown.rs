@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use slipway_core::labels;
 use slipway_store::apps::{self, Teardown};
-use slipway_store::{deployments, queue};
+use slipway_store::{containers, deployments, images};
 use uuid::Uuid;
 
 use crate::Context;
@@ -63,7 +63,7 @@ pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uu
         }
         Err(e) => tracing::warn!(error = %e, "could not remove a lost worker's replicas"),
     }
-    if let Err(e) = queue::forget_containers(&ctx.pool, deployment_id).await {
+    if let Err(e) = containers::forget_all(&ctx.pool, deployment_id).await {
         tracing::warn!(error = %e, "could not forget a lost worker's containers");
     }
     // Only found when the lost worker shared this one's work directory (restarted on
@@ -79,7 +79,7 @@ pub(crate) async fn remove_deployment_leftovers(ctx: &Context, deployment_id: Uu
     if let Ok(Some(image)) = deployments::get(&ctx.pool, deployment_id)
         .await
         .map(|d| d.image)
-        && let Ok(false) = queue::image_needed_elsewhere(&ctx.pool, &image, deployment_id).await
+        && let Ok(false) = images::needed_elsewhere(&ctx.pool, &image, deployment_id).await
         && let Err(e) = ctx.docker.remove_image(&image).await
     {
         tracing::warn!(%image, error = %e, "could not remove a lost worker's image");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use slipway_core::DeploymentStatus;
-use slipway_store::{deaths, deployments, queue};
+use slipway_store::{containers, deaths, deployments, events};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -45,7 +45,7 @@ async fn on_event(ctx: &Context, event: ReplicaEvent) {
                 "container {} ran out of memory and was killed; raise [resources] memory in slipway.toml or SLIPWAY_DEFAULT_MEMORY",
                 event.replica
             );
-            let _ = deployments::note(&ctx.pool, deployment_id, &message).await;
+            let _ = events::note(&ctx.pool, deployment_id, &message).await;
         }
         ReplicaEventKind::Died { exit_code } => {
             if let Err(e) = on_death(ctx, deployment_id, &event, exit_code).await {
@@ -60,9 +60,9 @@ async fn on_event(ctx: &Context, event: ReplicaEvent) {
 /// (retired and scaled-away replicas are forgotten before they are stopped).
 async fn is_serving(ctx: &Context, deployment_id: Uuid, name: &str) -> bool {
     matches!(
-        queue::status(&ctx.pool, deployment_id).await,
+        deployments::status(&ctx.pool, deployment_id).await,
         Ok(DeploymentStatus::Running)
-    ) && deployments::has_container(&ctx.pool, deployment_id, name)
+    ) && containers::has(&ctx.pool, deployment_id, name)
         .await
         .unwrap_or(false)
 }
@@ -124,7 +124,7 @@ async fn on_death(
         ),
         None => format!("{died} and was removed outside Slipway; recreating it"),
     };
-    deployments::note(&ctx.pool, deployment_id, &message).await?;
+    events::note(&ctx.pool, deployment_id, &message).await?;
     if !state.as_ref().is_some_and(|s| s.alive()) {
         let app_id = deployments::get(&ctx.pool, deployment_id).await?.app_id;
         ctx.reconcile.enqueue(app_id);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use slipway_core::crypto::Cipher;
 use slipway_core::{Config, DeploymentStatus};
 use slipway_docker::DockerClient;
+use slipway_store::lease::Lease;
 use slipway_store::queue::{self, Claim};
 use slipway_store::{PgPool, QUEUE_CHANNEL, apps};
 use sqlx::postgres::PgListener;
@@ -82,7 +83,7 @@ pub struct Worker {
     ctx: Arc<Context>,
     id: String,
     /// The deployments this worker is running, so a stop notification reaches them.
-    running: Arc<Mutex<HashMap<Uuid, CancellationToken>>>,
+    running: Arc<Mutex<HashMap<Uuid, (Lease, CancellationToken)>>>,
 }
 
 impl Worker {
@@ -168,13 +169,14 @@ impl Worker {
         while let Ok(permit) = slots.clone().try_acquire_owned() {
             match queue::claim(&self.ctx.pool, &self.id, self.ctx.config.lease_duration).await {
                 Ok(Claim::Claimed(job)) => {
-                    let (ctx, id, freed) = (self.ctx.clone(), self.id.clone(), slot_freed.clone());
+                    let (ctx, freed) = (self.ctx.clone(), slot_freed.clone());
                     let deployment_id = job.deployment.id;
                     let lost = CancellationToken::new();
-                    self.tracked().insert(deployment_id, lost.clone());
+                    self.tracked()
+                        .insert(deployment_id, (job.lease.clone(), lost.clone()));
                     let running = self.running.clone();
                     tasks.spawn(async move {
-                        pipeline::run(&ctx, &id, *job, lost).await;
+                        pipeline::run(&ctx, *job, lost).await;
                         running
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)
@@ -195,13 +197,13 @@ impl Worker {
     /// Queues every deployment still running here again, then stops its pipeline (which
     /// removes what it started: the deployment is no longer this worker's).
     async fn hand_back_all(&self) {
-        let running: Vec<(Uuid, CancellationToken)> = self
+        let running: Vec<(Uuid, Lease, CancellationToken)> = self
             .tracked()
             .iter()
-            .map(|(id, lost)| (*id, lost.clone()))
+            .map(|(id, (lease, lost))| (*id, lease.clone(), lost.clone()))
             .collect();
-        for (id, lost) in running {
-            match queue::hand_back(&self.ctx.pool, id, &self.id).await {
+        for (id, lease, lost) in running {
+            match lease.hand_back().await {
                 Ok(true) => tracing::info!(deployment_id = %id, "handed back to the queue"),
                 Ok(false) => {}
                 // Its lease runs out instead and another worker reclaims it.
@@ -211,7 +213,7 @@ impl Worker {
         }
     }
 
-    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
+    fn tracked(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Lease, CancellationToken)>> {
         // The map holds no invariant a panic could break; keep using it.
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -235,7 +237,7 @@ impl Worker {
         else {
             return;
         };
-        if let Some(token) = self.tracked().get(&id) {
+        if let Some((_, token)) = self.tracked().get(&id) {
             tracing::info!(deployment_id = %id, "deployment stopped by a newer one or by its app's deletion");
             token.cancel();
         }

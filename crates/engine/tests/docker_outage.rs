@@ -9,7 +9,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use slipway_core::DeploymentStatus;
+use slipway_core::{DeploymentStatus, Phase};
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use slipway_testkit::{TestRepo, web_app_files_with_dockerfile};
@@ -79,7 +79,7 @@ async fn a_deployment_fails_saying_docker_is_gone_when_the_engine_disappears(poo
     env.teardown().await;
 
     assert_eq!(done.status, DeploymentStatus::Failed, "{:?}", done.reason);
-    assert_eq!(done.failed_phase.as_deref(), Some("build"));
+    assert_eq!(done.failed_phase, Some(Phase::Build));
     let reason = done.reason.unwrap_or_default();
     println!("reason: {reason}");
     assert!(reason.contains("Docker"), "{reason}\n{log}");

@@ -9,7 +9,7 @@ mod support;
 use std::process::Command;
 
 use slipway_store::apps::{self, Owner};
-use slipway_store::{PgPool, deployments};
+use slipway_store::{PgPool, containers};
 use slipway_testkit::{TestRepo, web_app_files};
 use support::Env;
 use uuid::Uuid;
@@ -81,7 +81,7 @@ async fn an_app_container_cannot_reach_slipways_database_or_the_docker_socket(po
     let running = env.wait_running(first.id).await;
     let image = running.image.clone().unwrap();
     let running_app = env.apps[0].clone();
-    let app = deployments::containers(&env.pool, first.id).await.unwrap()[0]
+    let app = containers::list(&env.pool, first.id).await.unwrap()[0]
         .name
         .clone();
 
@@ -248,10 +248,10 @@ async fn each_app_has_a_network_that_only_traefik_and_the_workers_share(pool: Pg
     let repo_b = TestRepo::with_files(web_app_files("app b"));
     let (_, b) = env.create_app(&repo_b, None).await;
     env.wait_running(b.id).await;
-    let container_a = deployments::containers(&env.pool, a.id).await.unwrap()[0]
+    let container_a = containers::list(&env.pool, a.id).await.unwrap()[0]
         .name
         .clone();
-    let container_b = deployments::containers(&env.pool, b.id).await.unwrap()[0]
+    let container_b = containers::list(&env.pool, b.id).await.unwrap()[0]
         .name
         .clone();
     let net_a = slipway_core::labels::app_network(&shared, &env.apps[0]);

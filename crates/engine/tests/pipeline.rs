@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use slipway_core::DeploymentStatus;
+use slipway_core::{DeploymentStatus, Phase};
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use slipway_store::apps::{self, Owner};
-use slipway_store::deployments;
 use slipway_store::queue::{self, Claim};
+use slipway_store::{containers, deployments, events};
 use slipway_testkit::{TestRepo, WEB_DOCKERFILE, web_app_files, web_app_files_with_dockerfile};
 use uuid::Uuid;
 
@@ -48,7 +48,7 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
         "build output is in the log:\n{log}"
     );
     assert!(log.contains("[git] "), "git progress is in the log:\n{log}");
-    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    let events = events::of_deployment(&env.pool, first.id).await.unwrap();
     let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
     use DeploymentStatus::*;
     assert_eq!(statuses, [Pending, Cloning, Building, Releasing, Running]);
@@ -85,7 +85,7 @@ async fn a_broken_dockerfile_fails_in_build_with_the_builders_words(pool: PgPool
     let (app, first) = env.create_app(&repo, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("build"));
+    assert_eq!(done.failed_phase, Some(Phase::Build));
     let reason = done.reason.unwrap();
     assert!(reason.contains("no-such-file"), "{reason}");
     assert!(env.log_text(first.id).await.contains("no-such-file"));
@@ -101,7 +101,7 @@ async fn an_unknown_repository_fails_in_clone(pool: PgPool) {
     let (_, first) = env.create_app_at(&url, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    assert_eq!(done.failed_phase, Some(Phase::Clone));
     assert!(done.reason.unwrap().contains(&url));
     env.teardown().await;
 }
@@ -115,7 +115,7 @@ async fn credentials_in_the_repo_url_never_reach_the_log_or_the_reason(pool: PgP
     let url = "https://bob:hunter2@no-such-host.invalid/team/app.git";
     let (_, first) = env.create_app_at(url, None).await;
     let done = env.wait_finished(first.id).await;
-    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    assert_eq!(done.failed_phase, Some(Phase::Clone));
     let reason = done.reason.unwrap();
     assert!(
         reason.contains("https://bob:***@no-such-host.invalid/team/app.git"),
@@ -138,7 +138,7 @@ async fn a_host_resolving_to_a_refused_address_fails_before_git_connects(pool: P
     env.start_worker("w1");
     let (_, first) = env.create_app_at("https://localhost:1/x.git", None).await;
     let done = env.wait_finished(first.id).await;
-    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    assert_eq!(done.failed_phase, Some(Phase::Clone));
     let reason = done.reason.unwrap();
     assert!(reason.starts_with("localhost resolves to "), "{reason}");
     assert!(reason.contains("loopback"), "{reason}");
@@ -159,7 +159,7 @@ async fn a_container_that_never_answers_fails_in_release_and_the_previous_releas
     let second = deployments::create(&env.pool, app.id, None).await.unwrap();
     let done = env.wait_finished(second.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("release"));
+    assert_eq!(done.failed_phase, Some(Phase::Release));
     let reason = done.reason.unwrap();
     assert!(
         reason.contains("did not pass GET / on port 80") && reason.contains("connection refused"),
@@ -175,7 +175,7 @@ async fn a_container_that_never_answers_fails_in_release_and_the_previous_releas
         slipway_core::labels::container_name(&app.name, &first.id.to_string(), "web", 1);
     assert_eq!(env.running_containers(&app.name).await, [first_name]);
     assert!(
-        deployments::containers(&env.pool, second.id)
+        containers::list(&env.pool, second.id)
             .await
             .unwrap()
             .is_empty()
@@ -225,7 +225,7 @@ async fn redeploying_replaces_the_content_and_removes_the_old_container(pool: Pg
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        deployments::containers(&env.pool, first.id)
+        containers::list(&env.pool, first.id)
             .await
             .unwrap()
             .is_empty()
@@ -248,7 +248,7 @@ async fn two_workers_share_the_queue_without_taking_the_same_deployment(pool: Pg
         let done = env.wait_finished(id).await;
         assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
         assert_eq!(done.attempts, 1);
-        let claims: Vec<_> = deployments::events(&env.pool, id)
+        let claims: Vec<_> = events::of_deployment(&env.pool, id)
             .await
             .unwrap()
             .into_iter()
@@ -276,7 +276,7 @@ async fn a_deployment_whose_worker_died_is_reclaimed_and_finished_by_another(poo
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Running, "{:?}", done.reason);
     assert_eq!(done.attempts, 2);
-    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    let events = events::of_deployment(&env.pool, first.id).await.unwrap();
     assert!(events.iter().any(|e| {
         e.message
             .as_deref()
@@ -293,7 +293,7 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
     let (app, first) = env.create_app(&repo, None).await;
     env.wait_running(first.id).await;
     // With SLIPWAY_PUBLISH_PORTS the container also answers on a loopback port.
-    let containers = deployments::containers(&env.pool, first.id).await.unwrap();
+    let containers = containers::list(&env.pool, first.id).await.unwrap();
     let host_port = containers[0].host_port.expect("published port");
     let page = slipway_testkit::http_get(&format!("http://127.0.0.1:{host_port}/"))
         .await
@@ -331,7 +331,7 @@ async fn a_build_past_its_time_limit_is_stopped_and_fails_saying_so(pool: PgPool
     let (app, first) = env.create_app(&repo, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("build"));
+    assert_eq!(done.failed_phase, Some(Phase::Build));
     let reason = done.reason.unwrap();
     assert!(
         reason.contains("longer than 3s") && reason.contains("SLIPWAY_BUILD_TIMEOUT"),
@@ -350,22 +350,17 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
     .await;
     let repo = TestRepo::with_files(web_app_files("lost"));
     let (app, first) = env.create_app(&repo, None).await;
-    let Claim::Claimed(_) = queue::claim(&env.pool, "doomed", Duration::from_millis(300))
+    let Claim::Claimed(job) = queue::claim(&env.pool, "doomed", Duration::from_millis(300))
         .await
         .unwrap()
     else {
         panic!("nothing to claim");
     };
     // The doomed worker got as far as starting the release's container before it died.
-    queue::advance(
-        &env.pool,
-        first.id,
-        "doomed",
-        DeploymentStatus::Cloning,
-        DeploymentStatus::Releasing,
-    )
-    .await
-    .unwrap();
+    job.lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+        .await
+        .unwrap();
     env.docker
         .ensure_network(&env.config.network)
         .await
@@ -391,7 +386,7 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
     env.start_worker("rescuer");
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("release"));
+    assert_eq!(done.failed_phase, Some(Phase::Release));
     assert!(
         done.reason
             .as_deref()
@@ -590,7 +585,7 @@ async fn a_forbidden_submodule_url_fails_the_clone_naming_the_submodule(pool: Pg
     let (_, first) = env.create_app(&repo, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("clone"));
+    assert_eq!(done.failed_phase, Some(Phase::Clone));
     let reason = done.reason.unwrap();
     assert_eq!(
         reason,

@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use slipway_core::DeploymentStatus;
 use slipway_core::crypto::{self, Cipher};
-use slipway_store::PgPool;
+use slipway_core::{DeploymentStatus, Kind, Phase};
 use slipway_store::apps;
 use slipway_store::config_vars::{self, Applied, Change};
 use slipway_store::deployments::{self, CancelOutcome};
+use slipway_store::{PgPool, containers, events};
 use slipway_testkit::{
     TestRepo, web_app_files, web_app_files_with_dockerfile, web_app_files_with_spec,
 };
@@ -59,9 +59,7 @@ async fn get(url: &str) -> String {
 
 /// The page of the app's running release, through its first web container.
 async fn web_url(env: &Env, deployment: uuid::Uuid, path: &str) -> String {
-    let containers = deployments::containers(&env.pool, deployment)
-        .await
-        .unwrap();
+    let containers = containers::list(&env.pool, deployment).await.unwrap();
     let web = containers
         .iter()
         .find(|c| c.process == "web")
@@ -79,7 +77,7 @@ async fn the_spec_file_sets_processes_replicas_health_check_and_limits(pool: PgP
     let (app, first) = env.create_app(&repo, None).await;
     let done = env.wait_running(first.id).await;
     assert_eq!(done.port, Some(8080), "the spec's port");
-    let containers = deployments::containers(&env.pool, first.id).await.unwrap();
+    let containers = containers::list(&env.pool, first.id).await.unwrap();
     let shape: Vec<(String, i32)> = containers
         .iter()
         .map(|c| (c.process.clone(), c.replica))
@@ -132,7 +130,7 @@ async fn an_invalid_spec_fails_in_config_naming_the_key_and_line(pool: PgPool) {
     let (_, first) = env.create_app(&repo, None).await;
     let done = env.wait_finished(first.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("config"));
+    assert_eq!(done.failed_phase, Some(Phase::Config));
     let reason = done.reason.unwrap();
     assert!(reason.starts_with("slipway.toml: "), "{reason}");
     assert!(reason.contains("processes.web.replicas"), "{reason}");
@@ -164,7 +162,7 @@ command = ["/bin/busybox", "sh", "-c", "echo v2-starting; exec /bin/busybox http
     let second = deployments::create(&env.pool, app.id, None).await.unwrap();
     let done = env.wait_finished(second.id).await;
     assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase.as_deref(), Some("release"));
+    assert_eq!(done.failed_phase, Some(Phase::Release));
     let reason = done.reason.unwrap();
     assert!(reason.contains("health check failed"), "{reason}");
     assert!(
@@ -185,7 +183,7 @@ command = ["/bin/busybox", "sh", "-c", "echo v2-starting; exec /bin/busybox http
     let old = deployments::get(&env.pool, first.id).await.unwrap();
     assert_eq!(old.status, DeploymentStatus::Running);
     assert!(
-        deployments::containers(&env.pool, second.id)
+        containers::list(&env.pool, second.id)
             .await
             .unwrap()
             .is_empty()
@@ -236,7 +234,7 @@ async fn a_config_change_releases_the_same_image_with_the_new_var_sealed_at_rest
         panic!("a config change of a running app queues a release");
     };
     let release = env.wait_running(release.id).await;
-    assert_eq!(release.kind, "config");
+    assert_eq!(release.kind, Kind::Config);
     assert_eq!(release.image, first.image, "no rebuild: the same image");
     assert!(!env.log_text(release.id).await.contains("[build]"));
     let env_page = get(&web_url(&env, release.id, "/cgi-bin/env").await).await;
@@ -288,13 +286,13 @@ async fn rollback_serves_the_previous_release_again_without_a_build(pool: PgPool
         .await
         .unwrap()
         .unwrap();
-    let one = if one.kind == "config" {
+    let one = if one.kind == Kind::Config {
         one
     } else {
         let list = deployments::list_for_app(&env.pool, app.id, 10)
             .await
             .unwrap();
-        list.into_iter().find(|d| d.kind == "config").unwrap()
+        list.into_iter().find(|d| d.kind == Kind::Config).unwrap()
     };
     let one = env.wait_running(one.id).await;
     repo.commit_owned("v2", &web_app_files_with_spec("page two", None));
@@ -309,7 +307,7 @@ async fn rollback_serves_the_previous_release_again_without_a_build(pool: PgPool
     let back = deployments::rollback(&env.pool, app.id, None)
         .await
         .unwrap();
-    assert_eq!(back.kind, "rollback");
+    assert_eq!(back.kind, Kind::Rollback);
     assert_eq!(back.source_deployment_id, Some(one.id));
     let back = env.wait_running(back.id).await;
     assert_eq!(back.image, one.image);
@@ -346,7 +344,7 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
     assert!(log.contains("no clone, no build"), "{log}");
     assert!(!log.contains("[build]") && !log.contains("[git]"), "{log}");
     assert_eq!(again.commit_sha, first.commit_sha);
-    let statuses: Vec<_> = deployments::events(&env.pool, again.id)
+    let statuses: Vec<_> = events::of_deployment(&env.pool, again.id)
         .await
         .unwrap()
         .into_iter()
@@ -407,9 +405,7 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
 async fn wait_for_replicas(env: &Env, deployment: uuid::Uuid, process: &str, n: usize) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let rows = deployments::containers(&env.pool, deployment)
-            .await
-            .unwrap();
+        let rows = containers::list(&env.pool, deployment).await.unwrap();
         let count = rows.iter().filter(|c| c.process == process).count();
         if count == n {
             return;
@@ -434,7 +430,7 @@ async fn scaling_to_three_and_back_to_one(pool: PgPool) {
         .unwrap();
     wait_for_replicas(&env, first.id, "web", 3).await;
     assert_eq!(env.running_containers(&app.name).await.len(), 3);
-    for c in deployments::containers(&env.pool, first.id).await.unwrap() {
+    for c in containers::list(&env.pool, first.id).await.unwrap() {
         let page = get(&format!("http://{}:{}/", c.ip.unwrap(), c.port)).await;
         assert!(page.contains("scaled"), "replica {} serves", c.replica);
     }
@@ -447,7 +443,7 @@ async fn scaling_to_three_and_back_to_one(pool: PgPool) {
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    let events = events::of_deployment(&env.pool, first.id).await.unwrap();
     assert!(
         events.iter().any(|e| e
             .message
@@ -458,13 +454,7 @@ async fn scaling_to_three_and_back_to_one(pool: PgPool) {
     // The next release starts with the app's scale.
     let next = deployments::create(&env.pool, app.id, None).await.unwrap();
     env.wait_running(next.id).await;
-    assert_eq!(
-        deployments::containers(&env.pool, next.id)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(containers::list(&env.pool, next.id).await.unwrap().len(), 1);
     env.teardown().await;
 }
 
@@ -490,7 +480,7 @@ async fn cancelling_an_in_flight_build_stops_it_and_removes_its_leftovers(pool: 
     );
     let row = deployments::get(&env.pool, first.id).await.unwrap();
     assert_eq!(row.status, DeploymentStatus::Cancelled);
-    assert_eq!(row.failed_phase.as_deref(), Some("build"));
+    assert_eq!(row.failed_phase, Some(Phase::Build));
     assert!(env.running_containers(&app.name).await.is_empty());
     let images = env
         .docker
@@ -516,7 +506,7 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
     env.wait_running(first.id).await;
-    let before = deployments::containers(&env.pool, first.id).await.unwrap();
+    let before = containers::list(&env.pool, first.id).await.unwrap();
     assert_eq!(before.len(), 2, "{before:?}");
     let (killed, removed) = (&before[0], &before[1]);
     // Docker restarts neither: a killed container is "stopped by the user", a removed
@@ -531,7 +521,7 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
     // Well before the periodic resync (1 minute): the deaths themselves bring them back.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let after = loop {
-        let rows = deployments::containers(&env.pool, first.id).await.unwrap();
+        let rows = containers::list(&env.pool, first.id).await.unwrap();
         let running = env.running_containers(&app.name).await;
         let recreated = rows.len() == 2
             && rows.iter().all(|r| {
@@ -546,7 +536,7 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
         assert!(
             tokio::time::Instant::now() < deadline,
             "not recreated: {rows:?}, running {running:?}\n{:?}",
-            deployments::events(&env.pool, first.id).await.unwrap()
+            events::of_deployment(&env.pool, first.id).await.unwrap()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -562,7 +552,7 @@ async fn replicas_killed_or_removed_outside_slipway_come_back_and_the_release_ke
     }
     let row = deployments::get(&env.pool, first.id).await.unwrap();
     assert_eq!(row.status, DeploymentStatus::Running, "{:?}", row.reason);
-    let events: Vec<String> = deployments::events(&env.pool, first.id)
+    let events: Vec<String> = events::of_deployment(&env.pool, first.id)
         .await
         .unwrap()
         .into_iter()
@@ -626,7 +616,7 @@ command = ["/bin/busybox", "sh", "-c", "sleep 2; exit 3"]
             && reason.contains("died 5 times within 10 minutes"),
         "{reason}"
     );
-    let events = deployments::events(&env.pool, first.id).await.unwrap();
+    let events = events::of_deployment(&env.pool, first.id).await.unwrap();
     assert!(
         events.iter().any(|e| e
             .message
@@ -672,7 +662,7 @@ async fn start_up_reconciliation_removes_orphans_and_recreates_missing_replicas(
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     // A missing replica: the running release's container removed behind Slipway's back.
-    let replica = deployments::containers(&env.pool, first.id)
+    let replica = containers::list(&env.pool, first.id)
         .await
         .unwrap()
         .remove(0);

@@ -144,7 +144,7 @@ pub async fn serve_metrics(
                             .into_response();
                     }
                     let m = slipway_telemetry::metrics();
-                    slipway_store::queue::refresh_gauges(&pool, |depth, running| {
+                    slipway_store::gauges::refresh(&pool, |depth, running| {
                         m.queue_depth.set(depth);
                         m.running_containers.set(running);
                     })

@@ -1,5 +1,5 @@
-//! Apps. Every query takes an `Owner` (a signed-in caller's is `Caller::owner`), so that
-//! per-user scoping is a value passed in rather than a variant of each query.
+//! Apps. Every query takes an `Owner` so that per-user scoping, when authentication
+//! lands, is a value passed in rather than a rewrite of each query.
 
 use std::collections::BTreeMap;
 
@@ -10,23 +10,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::deployments::{self, DeploymentRow};
-
-/// Whose apps a query may see. `Any` is an admin's view, and the worker's and the
-/// tests', which act for no user.
-#[derive(Debug, Clone, Copy)]
-pub enum Owner {
-    Any,
-    User(Uuid),
-}
-
-impl Owner {
-    fn id(self) -> Option<Uuid> {
-        match self {
-            Owner::Any => None,
-            Owner::User(id) => Some(id),
-        }
-    }
-}
+pub use crate::owner::Owner;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRow {
@@ -59,7 +43,6 @@ macro_rules! app_columns {
         "id, owner_id, name, repo_url, branch, dockerfile, port, spec_path, scale, created_at"
     };
 }
-pub(crate) use app_columns;
 
 /// Creates the app and queues its first deployment in one transaction, so an app never
 /// exists without the deployment the user expects to see.
@@ -103,23 +86,6 @@ pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<AppRow>, StoreError
     .await?)
 }
 
-/// The app with this id, if `owner` may see it; deleted apps included, since their
-/// deployments stay readable until the teardown removes them.
-pub(crate) async fn find_by_id_for(
-    pool: &PgPool,
-    owner: Owner,
-    id: Uuid,
-) -> Result<(), StoreError> {
-    let visible: Option<bool> = sqlx::query_scalar(
-        "SELECT true FROM apps WHERE id = $1 AND ($2::uuid IS NULL OR owner_id = $2)",
-    )
-    .bind(id)
-    .bind(owner.id())
-    .fetch_optional(pool)
-    .await?;
-    visible.map(|_| ()).ok_or(StoreError::NotFound)
-}
-
 /// Looks an app up by id or by name, as the API's `{app}` path segment allows both.
 pub async fn find(pool: &PgPool, owner: Owner, id_or_name: &str) -> Result<AppRow, StoreError> {
     let id = Uuid::parse_str(id_or_name).ok();
@@ -138,14 +104,18 @@ pub async fn find(pool: &PgPool, owner: Owner, id_or_name: &str) -> Result<AppRo
     .ok_or(StoreError::NotFound)
 }
 
-pub async fn find_by_id(pool: &PgPool, id: Uuid) -> Result<AppRow, StoreError> {
+/// The app with this id, deleted or not, whoever owns it: for the worker.
+pub async fn find_by_id<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<AppRow, StoreError> {
     sqlx::query_as(concat!(
         "SELECT ",
         app_columns!(),
         " FROM apps WHERE id = $1"
     ))
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
 }
@@ -228,20 +198,15 @@ pub async fn list_live_ids(pool: &PgPool) -> Result<Vec<Uuid>, StoreError> {
     )
 }
 
-/// Held while one app is reconciled, so two workers woken by the same notification do
-/// not both start the same replica: a transaction-scoped advisory lock on the app.
+/// Held while one app is reconciled: concurrent reconciliations of the same app (two
+/// workers woken by the same NOTIFY) queue on it rather than both starting the same
+/// replica. A transaction-scoped advisory lock, so it is let go when the transaction
+/// ends: at [`ReconcileLock::release`], or when the lock is dropped (rolled back), or
+/// when the connection dies with its worker.
 pub struct ReconcileLock {
     tx: Transaction<'static, Postgres>,
 }
 
-impl ReconcileLock {
-    /// Ends the lock (dropping it does too, when its connection goes back to the pool).
-    pub async fn release(self) {
-        let _ = self.tx.commit().await;
-    }
-}
-
-/// Waits for, then takes, the app's reconcile lock.
 pub async fn lock_for_reconcile(pool: &PgPool, app_id: Uuid) -> Result<ReconcileLock, StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))")
@@ -249,4 +214,11 @@ pub async fn lock_for_reconcile(pool: &PgPool, app_id: Uuid) -> Result<Reconcile
         .execute(&mut *tx)
         .await?;
     Ok(ReconcileLock { tx })
+}
+
+impl ReconcileLock {
+    pub async fn release(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
 }

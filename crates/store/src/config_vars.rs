@@ -4,8 +4,10 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use slipway_core::{DeploymentStatus, Kind};
+
 use crate::StoreError;
-use crate::deployments::{self, DeploymentRow, Kind};
+use crate::deployments::{self, DeploymentRow};
 
 /// A change to an app's config vars: `replace` drops every var not in `set` first (PUT),
 /// otherwise `set` and `unset` are merged into what is there (PATCH).
@@ -90,16 +92,17 @@ pub async fn change(
     if usize::try_from(count).unwrap_or(usize::MAX) > max_vars {
         return Ok(Err(TooMany { count, max_vars }));
     }
-    let unfinished: Option<(Uuid, slipway_core::DeploymentStatus)> = sqlx::query_as(
+    let unfinished: Option<(Uuid, DeploymentStatus)> = sqlx::query_as(
         "SELECT id, status FROM deployments
-         WHERE app_id = $1 AND status IN ('pending','cloning','building','testing','releasing')
+         WHERE app_id = $1 AND status = ANY($2)
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(app_id)
+    .bind(&DeploymentStatus::UNFINISHED[..])
     .fetch_optional(&mut *tx)
     .await?;
     let applied = match unfinished {
-        Some((id, slipway_core::DeploymentStatus::Releasing)) => Applied::Release(Box::new(
+        Some((id, DeploymentStatus::Releasing)) => Applied::Release(Box::new(
             deployments::insert_release(&mut tx, Kind::Config, id).await?,
         )),
         Some((id, _)) => Applied::Pending(id),

@@ -1,14 +1,15 @@
-//! Deployments as users see them: creation, history, events and containers.
+//! Deployments as users see them: creation, history, cancellation and rollback.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use slipway_core::DeploymentStatus;
+use slipway_core::{DeploymentStatus, Kind, Phase};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::owner::{self, Owner};
+use crate::{StoreError, events};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeploymentRow {
@@ -17,7 +18,7 @@ pub struct DeploymentRow {
     pub app_name: String,
     pub git_ref: Option<String>,
     pub status: DeploymentStatus,
-    pub failed_phase: Option<String>,
+    pub failed_phase: Option<Phase>,
     pub reason: Option<String>,
     pub commit_sha: Option<String>,
     pub commit_message: Option<String>,
@@ -27,47 +28,13 @@ pub struct DeploymentRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub attempts: i32,
-    /// `build`, `config` or `rollback` (see [`Kind`]).
-    pub kind: String,
+    pub kind: Kind,
     pub source_deployment_id: Option<Uuid>,
     /// The parsed app spec the release runs with, once the config phase has read it.
     pub spec: Option<Json<serde_json::Value>>,
     /// Sealed config vars (name → base64) the release runs with.
     pub config_snapshot: Option<Json<BTreeMap<String, String>>>,
     pub released_at: Option<DateTime<Utc>>,
-}
-
-/// How a deployment gets its image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Clone and build (or reuse the image of the same commit).
-    Build,
-    /// The current release's image again, with changed config vars.
-    Config,
-    /// An earlier release's image and config vars again.
-    Rollback,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Build => "build",
-            Kind::Config => "config",
-            Kind::Rollback => "rollback",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Kind::Build, Kind::Config, Kind::Rollback]
-            .into_iter()
-            .find(|k| k.as_str() == raw)
-    }
-}
-
-impl DeploymentRow {
-    pub fn kind(&self) -> Kind {
-        Kind::parse(&self.kind).unwrap_or(Kind::Build)
-    }
 }
 
 /// Column list shared by every deployment query (aliases `d` and `a` for the app).
@@ -79,44 +46,53 @@ macro_rules! deployment_columns {
          d.config_snapshot, d.released_at"
     };
 }
-pub(crate) use deployment_columns;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EventRow {
-    pub status: DeploymentStatus,
-    pub message: Option<String>,
-    pub at: DateTime<Utc>,
+/// Which of an app's older deployments a newer one supersedes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Older {
+    /// Those no worker has started yet: only the newest request is worth working on.
+    Queued,
+    /// Every unfinished one created up to this instant: a claimed deployment takes over
+    /// from them, and their workers see it at their next lease renewal and stop.
+    Unfinished(DateTime<Utc>),
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ContainerRow {
-    pub name: String,
-    pub container_id: String,
-    pub process: String,
-    pub replica: i32,
-    pub ip: Option<String>,
-    pub port: i32,
-    pub host_port: Option<i32>,
-}
-
-/// Older deployments of the app that no worker has started yet are superseded by `by`
-/// right away: only the newest request is worth working on.
-async fn supersede_queued(
+/// Supersedes `older` deployments of the app in favour of `by`.
+pub(crate) async fn supersede(
     conn: &mut PgConnection,
     app_id: Uuid,
     by: Uuid,
+    older: Older,
 ) -> Result<(), StoreError> {
+    let (statuses, created_up_to, when): (&[DeploymentStatus], _, _) = match older {
+        Older::Queued => (
+            &[DeploymentStatus::Pending],
+            None,
+            "before a worker started it",
+        ),
+        Older::Unfinished(at) => (
+            &DeploymentStatus::UNFINISHED,
+            Some(at),
+            "before it finished",
+        ),
+    };
     sqlx::query(
         "WITH stale AS (
-             UPDATE deployments SET status = 'superseded', finished_at = now(),
-                    reason = 'superseded by deployment ' || $1::text || ' before a worker started it'
-             WHERE app_id = $2 AND status = 'pending' RETURNING id
+             UPDATE deployments SET status = $3, finished_at = now(),
+                    reason = 'superseded by deployment ' || $2::text || ' ' || $6
+             WHERE app_id = $1 AND id <> $2 AND status = ANY($4)
+               AND ($5::timestamptz IS NULL OR created_at <= $5)
+             RETURNING id
          )
          INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, 'superseded', 'superseded by deployment ' || $1::text FROM stale",
+         SELECT id, $3, 'superseded by deployment ' || $2::text FROM stale",
     )
-    .bind(by)
     .bind(app_id)
+    .bind(by)
+    .bind(DeploymentStatus::Superseded)
+    .bind(statuses)
+    .bind(created_up_to)
+    .bind(when)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -129,14 +105,14 @@ pub(crate) async fn insert(
     git_ref: Option<&str>,
 ) -> Result<DeploymentRow, StoreError> {
     let id = Uuid::now_v7();
-    supersede_queued(conn, app_id, id).await?;
+    supersede(conn, app_id, id, Older::Queued).await?;
     sqlx::query("INSERT INTO deployments (id, app_id, git_ref) VALUES ($1, $2, $3)")
         .bind(id)
         .bind(app_id)
         .bind(git_ref)
         .execute(&mut *conn)
         .await?;
-    record_event(conn, id, DeploymentStatus::Pending, None).await?;
+    events::record(conn, id, DeploymentStatus::Pending, None).await?;
     fetch(&mut *conn, id).await
 }
 
@@ -151,7 +127,10 @@ pub async fn create(
     Ok(row)
 }
 
-async fn fetch<'e>(conn: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<DeploymentRow, StoreError> {
+pub(crate) async fn fetch<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<DeploymentRow, StoreError> {
     sqlx::query_as(concat!(
         "SELECT ",
         deployment_columns!(),
@@ -172,12 +151,21 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<DeploymentRow, StoreError> {
 /// not exist.
 pub async fn get_visible(
     pool: &PgPool,
-    owner: crate::apps::Owner,
+    owner: Owner,
     id: Uuid,
 ) -> Result<DeploymentRow, StoreError> {
     let row = fetch(pool, id).await?;
-    crate::apps::find_by_id_for(pool, owner, row.app_id).await?;
+    owner::check_visible(pool, owner, row.app_id).await?;
     Ok(row)
+}
+
+/// Current status, for a worker that lost its lease and wants to say why.
+pub async fn status(pool: &PgPool, id: Uuid) -> Result<DeploymentStatus, StoreError> {
+    sqlx::query_scalar("SELECT status FROM deployments WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Newest first.
@@ -198,42 +186,6 @@ pub async fn list_for_app(
     .await?)
 }
 
-pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<EventRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT status, message, at FROM deployment_events WHERE deployment_id = $1 ORDER BY id",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?)
-}
-
-pub async fn containers(pool: &PgPool, id: Uuid) -> Result<Vec<ContainerRow>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT name, container_id, process, replica, ip, port, host_port FROM deployment_containers
-         WHERE deployment_id = $1 ORDER BY process, replica, name",
-    )
-    .bind(id)
-    .fetch_all(pool)
-    .await?)
-}
-
-pub(crate) async fn record_event(
-    conn: &mut PgConnection,
-    id: Uuid,
-    status: DeploymentStatus,
-    message: Option<&str>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO deployment_events (deployment_id, status, message) VALUES ($1, $2, $3)",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(message)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Cancels every queued or in-flight deployment of an app. Workers notice at their next
 /// lease renewal and stop.
 pub(crate) async fn cancel_unfinished(
@@ -243,16 +195,18 @@ pub(crate) async fn cancel_unfinished(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "WITH cancelled AS (
-             UPDATE deployments SET status = 'cancelled', reason = $2, finished_at = now(),
+             UPDATE deployments SET status = $3, reason = $2, finished_at = now(),
                     lease_expires_at = NULL
-             WHERE app_id = $1 AND status IN ('pending','cloning','building','testing','releasing')
+             WHERE app_id = $1 AND status = ANY($4)
              RETURNING id
          )
          INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, 'cancelled', $2 FROM cancelled",
+         SELECT id, $3, $2 FROM cancelled",
     )
     .bind(app_id)
     .bind(reason)
+    .bind(DeploymentStatus::Cancelled)
+    .bind(&DeploymentStatus::UNFINISHED[..])
     .execute(conn)
     .await?;
     Ok(())
@@ -272,21 +226,22 @@ pub(crate) async fn insert_release(
         .await?;
     // Queued builds are superseded as for any newer deployment: a rollback means "serve
     // that again", not "after the build you queued a moment ago".
-    supersede_queued(conn, app_id, id).await?;
+    supersede(conn, app_id, id, Older::Queued).await?;
     sqlx::query(
         "INSERT INTO deployments (id, app_id, git_ref, kind, source_deployment_id, commit_sha,
                                   commit_message, image, port, spec, config_snapshot)
          SELECT $1, app_id, git_ref, $2, id, commit_sha, commit_message, image, port, spec,
-                CASE WHEN $2 = 'rollback' THEN config_snapshot END
+                CASE WHEN $4 THEN config_snapshot END
          FROM deployments WHERE id = $3",
     )
     .bind(id)
-    .bind(kind.as_str())
+    .bind(kind)
     .bind(source)
+    .bind(kind == Kind::Rollback)
     .execute(&mut *conn)
     .await?;
     let message = format!("{} of deployment {source}", kind.as_str());
-    record_event(conn, id, DeploymentStatus::Pending, Some(&message)).await?;
+    events::record(conn, id, DeploymentStatus::Pending, Some(&message)).await?;
     fetch(&mut *conn, id).await
 }
 
@@ -300,10 +255,11 @@ pub async fn current_release<'e>(
         "SELECT ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = $1 AND d.status IN ('running', 'crashed')
+         WHERE d.app_id = $1 AND d.status = ANY($2)
          ORDER BY d.released_at DESC NULLS LAST, d.created_at DESC LIMIT 1"
     ))
     .bind(app_id)
+    .bind(&DeploymentStatus::SERVING[..])
     .fetch_optional(conn)
     .await?)
 }
@@ -418,74 +374,38 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, StoreError
     }
     let reason = "cancelled on request";
     sqlx::query(
-        "UPDATE deployments SET status = 'cancelled', reason = $2, finished_at = now(),
-                lease_expires_at = NULL, failed_phase = CASE status
-                    WHEN 'cloning' THEN 'clone' WHEN 'building' THEN 'build'
-                    WHEN 'testing' THEN 'test' WHEN 'releasing' THEN 'release' END
+        "UPDATE deployments SET status = $3, reason = $2, finished_at = now(),
+                lease_expires_at = NULL, failed_phase = $4
          WHERE id = $1",
     )
     .bind(id)
     .bind(reason)
+    .bind(DeploymentStatus::Cancelled)
+    .bind(status.phase())
     .execute(&mut *tx)
     .await?;
-    record_event(&mut tx, id, DeploymentStatus::Cancelled, Some(reason)).await?;
+    events::record(&mut tx, id, DeploymentStatus::Cancelled, Some(reason)).await?;
     let row = fetch(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(CancelOutcome::Cancelled(Box::new(row)))
-}
-
-/// Adds a line to a deployment's event history without changing its status (a replica
-/// that died and was restarted, a scale change). Every worker watches Docker's events,
-/// so the same observation arrives once per worker: an identical line recorded in the
-/// last minute is not repeated (the deployment row lock makes that check race-free).
-pub async fn note(pool: &PgPool, id: Uuid, message: &str) -> Result<(), StoreError> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SELECT 1 FROM deployments WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT d.id, d.status, $2 FROM deployments d
-         WHERE d.id = $1 AND NOT EXISTS (
-             SELECT 1 FROM deployment_events e
-             WHERE e.deployment_id = $1 AND e.message = $2
-               AND e.at > clock_timestamp() - interval '1 minute')",
-    )
-    .bind(id)
-    .bind(message)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Whether Slipway still counts `name` as one of the deployment's containers: the ones
-/// it retires or scales away are forgotten before they are stopped.
-pub async fn has_container(pool: &PgPool, id: Uuid, name: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM deployment_containers WHERE deployment_id = $1 AND name = $2)",
-    )
-    .bind(id)
-    .bind(name)
-    .fetch_one(pool)
-    .await?)
 }
 
 /// Marks a running release crashed. False if it was not running (already replaced).
 pub async fn mark_crashed(pool: &PgPool, id: Uuid, reason: &str) -> Result<bool, StoreError> {
     let mut tx = pool.begin().await?;
     let done = sqlx::query(
-        "UPDATE deployments SET status = 'crashed', reason = $2 WHERE id = $1 AND status = 'running'",
+        "UPDATE deployments SET status = $3, reason = $2 WHERE id = $1 AND status = $4",
     )
     .bind(id)
     .bind(reason)
+    .bind(DeploymentStatus::Crashed)
+    .bind(DeploymentStatus::Running)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
     if done {
-        record_event(&mut tx, id, DeploymentStatus::Crashed, Some(reason)).await?;
+        events::record(&mut tx, id, DeploymentStatus::Crashed, Some(reason)).await?;
         tx.commit().await?;
     }
     Ok(done)
@@ -515,12 +435,13 @@ pub async fn built_before(
         "SELECT ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = $1 AND d.commit_sha = $2 AND d.kind = 'build'
+         WHERE d.app_id = $1 AND d.commit_sha = $2 AND d.kind = $3
            AND d.image IS NOT NULL AND d.spec IS NOT NULL AND d.port IS NOT NULL
          ORDER BY d.created_at DESC LIMIT 1"
     ))
     .bind(app_id)
     .bind(commit_sha)
+    .bind(Kind::Build)
     .fetch_optional(pool)
     .await?)
 }
@@ -541,27 +462,4 @@ pub async fn latest_of_apps(
     .bind(app_ids)
     .fetch_all(pool)
     .await?)
-}
-
-/// The events of several deployments in one query, each deployment's oldest first.
-pub async fn events_of(
-    pool: &PgPool,
-    ids: &[Uuid],
-) -> Result<BTreeMap<Uuid, Vec<EventRow>>, StoreError> {
-    let rows: Vec<(Uuid, DeploymentStatus, Option<String>, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT deployment_id, status, message, at FROM deployment_events
-         WHERE deployment_id = ANY($1) ORDER BY id",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await?;
-    let mut by_deployment: BTreeMap<Uuid, Vec<EventRow>> = BTreeMap::new();
-    for (id, status, message, at) in rows {
-        by_deployment.entry(id).or_default().push(EventRow {
-            status,
-            message,
-            at,
-        });
-    }
-    Ok(by_deployment)
 }

@@ -3,11 +3,17 @@
 
 pub mod apps;
 pub mod config_vars;
+pub mod containers;
 pub mod deaths;
 pub mod deployments;
 pub mod error;
+pub mod events;
+pub mod gauges;
 pub mod idempotency;
+pub mod images;
+pub mod lease;
 pub mod logs;
+pub mod owner;
 pub mod queue;
 pub mod users;
 

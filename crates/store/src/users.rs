@@ -6,7 +6,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::apps::Owner;
+use crate::owner::Owner;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {

@@ -5,10 +5,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use slipway_core::{DeploymentStatus, Phase};
+use slipway_core::{DeploymentStatus, Kind, Phase};
 use slipway_store::apps::{self, NewApp, Owner};
 use slipway_store::queue::{self, Claim};
-use slipway_store::{PgPool, StoreError, config_vars, deployments, logs};
+use slipway_store::{PgPool, StoreError, config_vars, deployments, events, images, logs};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -114,6 +114,7 @@ async fn a_newer_deployment_supersedes_queued_and_in_flight_ones(pool: PgPool) {
         .unwrap();
     let job = claim(&pool, "w1", LEASE).await.unwrap();
     assert_eq!(job.deployment.id, first.id);
+    let stale = job.lease;
     let second = deployments::create(&pool, app.id, None).await.unwrap();
     let third = deployments::create(&pool, app.id, Some("v2"))
         .await
@@ -131,21 +132,15 @@ async fn a_newer_deployment_supersedes_queued_and_in_flight_ones(pool: PgPool) {
         deployments::get(&pool, first.id).await.unwrap().status,
         DeploymentStatus::Superseded
     );
-    assert_eq!(
-        queue::renew(&pool, first.id, "w1", LEASE).await.unwrap(),
-        None
-    );
+    assert_eq!(stale.renew(LEASE).await.unwrap(), None);
     assert!(
-        !queue::advance(
-            &pool,
-            first.id,
-            "w1",
-            DeploymentStatus::Cloning,
-            DeploymentStatus::Building
-        )
-        .await
-        .unwrap()
+        !stale
+            .advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+            .await
+            .unwrap()
     );
+    assert!(!stale.hand_back().await.unwrap());
+    assert_eq!(stale.status().await.unwrap(), DeploymentStatus::Superseded);
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -164,35 +159,27 @@ async fn an_expired_lease_is_requeued_once_then_failed_as_worker_lost(pool: PgPo
     let job = claim(&pool, "dead-2", short).await.unwrap();
     assert_eq!(job.deployment.id, first.id);
     assert!(
-        queue::advance(
-            &pool,
-            first.id,
-            "dead-2",
-            DeploymentStatus::Cloning,
-            DeploymentStatus::Building
-        )
-        .await
-        .unwrap()
+        job.lease
+            .advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+            .await
+            .unwrap()
     );
     tokio::time::sleep(Duration::from_millis(120)).await;
     let reclaimed = queue::reclaim_expired(&pool, 2).await.unwrap();
     assert_eq!(reclaimed[0].now, DeploymentStatus::Failed);
     let row = deployments::get(&pool, first.id).await.unwrap();
     assert_eq!(row.status, DeploymentStatus::Failed);
-    assert_eq!(row.failed_phase.as_deref(), Some("build"));
-    assert!(row.reason.unwrap().starts_with("worker lost"));
+    assert_eq!(row.failed_phase, Some(Phase::Build));
+    assert_eq!(
+        row.reason.as_deref(),
+        Some("worker lost: dead-2 stopped renewing its lease while building (tried 2 times)")
+    );
     // The lost worker cannot resurrect it.
     assert!(
-        !queue::finish(
-            &pool,
-            first.id,
-            "dead-2",
-            DeploymentStatus::Failed,
-            Some(Phase::Build),
-            "x"
-        )
-        .await
-        .unwrap()
+        !job.lease
+            .finish(DeploymentStatus::Failed, Some(Phase::Build), "x")
+            .await
+            .unwrap()
     );
     // A healthy lease is left alone.
     assert!(queue::reclaim_expired(&pool, 2).await.unwrap().is_empty());
@@ -203,45 +190,31 @@ async fn promote_supersedes_the_previous_release(pool: PgPool) {
     let (app, first) = apps::create(&pool, Owner::Any, &new_app("hello"))
         .await
         .unwrap();
-    claim(&pool, "w", LEASE).await.unwrap();
-    queue::advance(
-        &pool,
-        first.id,
-        "w",
-        DeploymentStatus::Cloning,
-        DeploymentStatus::Releasing,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        queue::promote(&pool, first.id, "w").await.unwrap(),
-        Some(vec![])
-    );
+    let lease = claim(&pool, "w", LEASE).await.unwrap().lease;
+    lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+        .await
+        .unwrap();
+    assert_eq!(lease.promote().await.unwrap(), Some(vec![]));
     let second = deployments::create(&pool, app.id, None).await.unwrap();
-    claim(&pool, "w", LEASE).await.unwrap();
+    let lease = claim(&pool, "w", LEASE).await.unwrap().lease;
     // The running release is not touched by the claim: it keeps serving until promotion.
     assert_eq!(
         deployments::get(&pool, first.id).await.unwrap().status,
         DeploymentStatus::Running
     );
-    queue::advance(
-        &pool,
-        second.id,
-        "w",
-        DeploymentStatus::Cloning,
-        DeploymentStatus::Releasing,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        queue::promote(&pool, second.id, "w").await.unwrap(),
-        Some(vec![first.id])
-    );
+    lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+        .await
+        .unwrap();
+    assert_eq!(lease.promote().await.unwrap(), Some(vec![first.id]));
+    // Promoted once: a second promotion finds it no longer releasing.
+    assert_eq!(lease.promote().await.unwrap(), None);
     assert_eq!(
         deployments::get(&pool, first.id).await.unwrap().status,
         DeploymentStatus::Superseded
     );
-    let events = deployments::events(&pool, second.id).await.unwrap();
+    let events = events::of_deployment(&pool, second.id).await.unwrap();
     let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
     assert_eq!(
         statuses,
@@ -334,20 +307,16 @@ async fn concurrent_migrations_are_safe(pool: PgPool) {
 async fn release(pool: &PgPool, id: uuid::Uuid, image: &str) {
     let job = claim(pool, "w", LEASE).await.unwrap();
     assert_eq!(job.deployment.id, id);
+    let lease = &job.lease;
     if job.deployment.status == DeploymentStatus::Cloning {
-        queue::set_image(pool, id, image, 80).await.unwrap();
-        queue::advance(
-            pool,
-            id,
-            "w",
-            DeploymentStatus::Cloning,
-            DeploymentStatus::Releasing,
-        )
-        .await
-        .unwrap();
+        lease.set_image(image, 80).await.unwrap();
+        lease
+            .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+            .await
+            .unwrap();
     }
-    queue::snapshot_config(pool, id).await.unwrap();
-    assert!(queue::promote(pool, id, "w").await.unwrap().is_some());
+    lease.snapshot_config().await.unwrap();
+    assert!(lease.promote().await.unwrap().is_some());
 }
 
 fn set(name: &str, sealed: &[u8]) -> config_vars::Change {
@@ -386,8 +355,8 @@ async fn a_config_change_goes_to_the_release_that_will_run_with_it(pool: PgPool)
         panic!("{applied:?}")
     };
     assert_eq!(
-        (second.kind.as_str(), second.source_deployment_id),
-        ("config", Some(first.id))
+        (second.kind, second.source_deployment_id),
+        (Kind::Config, Some(first.id))
     );
     assert_eq!(second.image.as_deref(), Some("img:1"));
     // It goes straight to releasing when claimed, and snapshots both vars then.
@@ -447,8 +416,8 @@ async fn rollback_targets_the_previous_release_and_copies_its_config(pool: PgPoo
     ));
     let back = deployments::rollback(&pool, app.id, None).await.unwrap();
     assert_eq!(
-        (back.kind.as_str(), back.source_deployment_id),
-        ("rollback", Some(first.id))
+        (back.kind, back.source_deployment_id),
+        (Kind::Rollback, Some(first.id))
     );
     assert_eq!(back.image.as_deref(), Some("img:1"));
     assert_eq!(
@@ -466,7 +435,7 @@ async fn rollback_targets_the_previous_release_and_copies_its_config(pool: PgPoo
         deployments::get(&pool, second.id).await.unwrap().status,
         DeploymentStatus::RolledBack
     );
-    let keep = queue::images_to_keep(&pool, app.id, 1).await.unwrap();
+    let keep = images::to_keep(&pool, app.id, 1).await.unwrap();
     assert_eq!(keep, ["img:1"]);
 }
 
@@ -479,17 +448,17 @@ async fn a_note_seen_by_several_workers_is_recorded_once(pool: PgPool) {
         .map(|_| {
             let pool = pool.clone();
             tokio::spawn(async move {
-                deployments::note(&pool, first.id, "container x exited with 137").await
+                events::note(&pool, first.id, "container x exited with 137").await
             })
         })
         .collect();
     for note in notes {
         note.await.unwrap().unwrap();
     }
-    deployments::note(&pool, first.id, "container x exited with 1")
+    events::note(&pool, first.id, "container x exited with 1")
         .await
         .unwrap();
-    let messages: Vec<String> = deployments::events(&pool, first.id)
+    let messages: Vec<String> = events::of_deployment(&pool, first.id)
         .await
         .unwrap()
         .into_iter()
@@ -500,4 +469,207 @@ async fn a_note_seen_by_several_workers_is_recorded_once(pool: PgPool) {
         messages,
         ["container x exited with 137", "container x exited with 1"]
     );
+}
+
+/// Writes `value` into one column of the deployment as text, bypassing the typed API.
+async fn write_raw(pool: &PgPool, id: uuid::Uuid, column: &str, value: &str) {
+    let sql = match column {
+        "kind" => "UPDATE deployments SET kind = $2 WHERE id = $1",
+        "failed_phase" => "UPDATE deployments SET failed_phase = $2 WHERE id = $1",
+        "status" => "UPDATE deployments SET status = $2::deployment_status WHERE id = $1",
+        _ => unreachable!("{column}"),
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(value)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn kinds_phases_and_statuses_round_trip_through_their_columns(pool: PgPool) {
+    let (_, d) = apps::create(&pool, Owner::Any, &new_app("typed"))
+        .await
+        .unwrap();
+    for kind in Kind::ALL {
+        sqlx::query("UPDATE deployments SET kind = $2 WHERE id = $1")
+            .bind(d.id)
+            .bind(kind)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(deployments::get(&pool, d.id).await.unwrap().kind, kind);
+        let text: String = sqlx::query_scalar("SELECT kind FROM deployments WHERE id = $1")
+            .bind(d.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(text, kind.as_str());
+    }
+    for phase in Phase::ALL.map(Some).into_iter().chain([None]) {
+        sqlx::query("UPDATE deployments SET failed_phase = $2 WHERE id = $1")
+            .bind(d.id)
+            .bind(phase)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            deployments::get(&pool, d.id).await.unwrap().failed_phase,
+            phase
+        );
+        let text: Option<String> =
+            sqlx::query_scalar("SELECT failed_phase FROM deployments WHERE id = $1")
+                .bind(d.id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(text.as_deref(), phase.map(Phase::as_str));
+    }
+    for status in DeploymentStatus::ALL {
+        sqlx::query("UPDATE deployments SET status = $2 WHERE id = $1")
+            .bind(d.id)
+            .bind(status)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(deployments::get(&pool, d.id).await.unwrap().status, status);
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_unknown_kind_phase_or_status_in_the_database_is_an_error(pool: PgPool) {
+    let (_, d) = apps::create(&pool, Owner::Any, &new_app("typed"))
+        .await
+        .unwrap();
+    // As a newer Slipway (or a hand edit) might leave them: the constraint and the enum
+    // are widened first, so the value really is in the column.
+    sqlx::query("ALTER TABLE deployments DROP CONSTRAINT deployments_kind_check")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("ALTER TYPE deployment_status ADD VALUE 'paused'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (column, value) in [
+        ("kind", "canary"),
+        ("failed_phase", "deploy"),
+        ("status", "paused"),
+    ] {
+        write_raw(&pool, d.id, column, value).await;
+        let err = deployments::get(&pool, d.id).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Db(sqlx::Error::ColumnDecode { index, .. }) if index.contains(column)),
+            "{column}: {err:?}"
+        );
+        assert!(format!("{err:?}").contains(value), "{err:?}");
+        let good = match column {
+            "kind" => "build",
+            "failed_phase" => "build",
+            _ => "pending",
+        };
+        write_raw(&pool, d.id, column, good).await;
+        deployments::get(&pool, d.id).await.unwrap();
+    }
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_handed_back_deployment_is_queued_again_without_using_an_attempt(pool: PgPool) {
+    let (_, d) = apps::create(&pool, Owner::Any, &new_app("back"))
+        .await
+        .unwrap();
+    let job = claim(&pool, "leaving", LEASE).await.unwrap();
+    assert_eq!(job.lease.deployment_id(), d.id);
+    assert_eq!(job.lease.worker_id(), "leaving");
+    assert!(job.lease.hand_back().await.unwrap());
+    assert!(!job.lease.hand_back().await.unwrap(), "only once");
+    let row = deployments::get(&pool, d.id).await.unwrap();
+    assert_eq!((row.status, row.attempts), (DeploymentStatus::Pending, 0));
+    let last = events::of_deployment(&pool, d.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(
+        last.message.as_deref(),
+        Some("handed back: leaving shut down while cloning; queued again")
+    );
+    let again = claim(&pool, "next", LEASE).await.unwrap();
+    assert_eq!((again.deployment.id, again.deployment.attempts), (d.id, 1));
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_cancel_files_the_deployment_under_the_phase_it_was_in(pool: PgPool) {
+    let (app, queued) = apps::create(&pool, Owner::Any, &new_app("stop"))
+        .await
+        .unwrap();
+    let job = claim(&pool, "w", LEASE).await.unwrap();
+    job.lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+        .await
+        .unwrap();
+    let deployments::CancelOutcome::Cancelled(row) =
+        deployments::cancel(&pool, queued.id).await.unwrap()
+    else {
+        panic!("not cancelled")
+    };
+    assert_eq!(
+        (row.status, row.failed_phase),
+        (DeploymentStatus::Cancelled, Some(Phase::Build))
+    );
+    // One that never started has no phase.
+    let next = deployments::create(&pool, app.id, None).await.unwrap();
+    let deployments::CancelOutcome::Cancelled(row) =
+        deployments::cancel(&pool, next.id).await.unwrap()
+    else {
+        panic!("not cancelled")
+    };
+    assert_eq!(row.failed_phase, None);
+    assert!(matches!(
+        deployments::cancel(&pool, next.id).await.unwrap(),
+        deployments::CancelOutcome::AlreadyFinished(DeploymentStatus::Cancelled)
+    ));
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn one_reconciliation_per_app_at_a_time(pool: PgPool) {
+    let (one, _) = apps::create(&pool, Owner::Any, &new_app("one"))
+        .await
+        .unwrap();
+    let (two, _) = apps::create(&pool, Owner::Any, &new_app("two"))
+        .await
+        .unwrap();
+    let held = apps::lock_for_reconcile(&pool, one.id).await.unwrap();
+    // Another app's reconciliation does not wait.
+    apps::lock_for_reconcile(&pool, two.id)
+        .await
+        .unwrap()
+        .release()
+        .await
+        .unwrap();
+    let waiting = {
+        let pool = pool.clone();
+        tokio::spawn(async move { apps::lock_for_reconcile(&pool, one.id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the second lock waits for the first"
+    );
+    held.release().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    // Dropping a lock lets go of it too.
+    drop(second);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        apps::lock_for_reconcile(&pool, one.id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 }

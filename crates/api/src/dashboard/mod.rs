@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 use slipway_store::apps::{self, AppRow};
-use slipway_store::{config_vars, deployments};
+use slipway_store::{config_vars, deployments, events};
 
 use self::session::Viewer;
 use crate::routes::processes_of;
@@ -150,7 +150,7 @@ async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
         .await
         .map_err(store)?;
     let ids: Vec<_> = rows.iter().map(|d| d.id).collect();
-    let mut events = deployments::events_of(&state.pool, &ids)
+    let mut events = events::of_deployments(&state.pool, &ids)
         .await
         .map_err(store)?;
     let timeline = rows

@@ -143,7 +143,7 @@ pub async fn get(
         .await
         .map_err(|e| ApiError::store("app", e))?;
     let containers = match &current {
-        Some(d) => deployments::containers(&state.pool, d.id)
+        Some(d) => slipway_store::containers::list(&state.pool, d.id)
             .await
             .map_err(|e| ApiError::store("app", e))?,
         None => Vec::new(),

@@ -9,7 +9,7 @@ use serde_json::json;
 use slipway_core::GitRef;
 use slipway_store::apps;
 use slipway_store::deployments::{CancelOutcome, RollbackError};
-use slipway_store::{deployments, logs};
+use slipway_store::{containers, deployments, events, logs};
 use uuid::Uuid;
 
 use crate::auth::Auth;
@@ -94,12 +94,10 @@ pub async fn show(
     let row = deployments::get_visible(&state.pool, caller.owner(), id)
         .await
         .map_err(not_found)?;
-    let events = deployments::events(&state.pool, id)
+    let events = events::of_deployment(&state.pool, id)
         .await
         .map_err(not_found)?;
-    let containers = deployments::containers(&state.pool, id)
-        .await
-        .map_err(not_found)?;
+    let containers = containers::list(&state.pool, id).await.map_err(not_found)?;
     Ok(Json(DeploymentView::detailed(row, &events, containers)))
 }
 

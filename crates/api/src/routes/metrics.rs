@@ -16,7 +16,7 @@ use crate::AppState;
     (status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let m = metrics();
-    slipway_store::queue::refresh_gauges(&state.pool, |depth, running| {
+    slipway_store::gauges::refresh(&state.pool, |depth, running| {
         m.queue_depth.set(depth);
         m.running_containers.set(running);
     })

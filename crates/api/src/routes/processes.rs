@@ -67,7 +67,7 @@ pub(crate) async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView
         })
         .collect();
     let containers = match &current {
-        Some(d) => deployments::containers(&state.pool, d.id)
+        Some(d) => slipway_store::containers::list(&state.pool, d.id)
             .await
             .map_err(|e| ApiError::store("app", e))?
             .into_iter()

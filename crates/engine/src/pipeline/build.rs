@@ -9,7 +9,6 @@ use slipway_core::spec::AppSpec;
 use slipway_core::{Phase, labels};
 use slipway_docker::{BuildError, BuildRequest};
 use slipway_source::Fetched;
-use slipway_store::queue;
 
 use super::{Run, human_bytes, humanize, stream};
 use crate::Failure;
@@ -97,14 +96,15 @@ impl Run<'_> {
             (None, None, [only]) => *only,
             (None, None, _) => DEFAULT_PORT,
         };
-        let pool = &self.ctx.pool;
-        let id = self.job.deployment.id;
+        let lease = &self.job.lease;
         let spec_json = serde_json::to_value(spec)
             .map_err(|e| Failure::infra(Phase::Config, "could not store the app spec", e))?;
-        queue::set_spec(pool, id, &spec_json)
+        lease
+            .set_spec(&spec_json)
             .await
             .map_err(|e| Failure::infra(Phase::Build, "database error", e))?;
-        queue::set_image(pool, id, &tag, port)
+        lease
+            .set_image(&tag, port)
             .await
             .map_err(|e| Failure::infra(Phase::Build, "database error", e))?;
         Ok(())

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use slipway_core::display::{human_bytes, short_sha};
 use slipway_core::validate::redact;
-use slipway_core::{DeploymentStatus, Phase};
+use slipway_core::{DeploymentStatus, Kind, Phase};
 use slipway_source::Fetched;
-use slipway_store::deployments::Kind;
-use slipway_store::queue::{self, Job};
+use slipway_store::queue::Job;
+use slipway_store::{containers, images};
 use tokio_util::sync::CancellationToken;
 
 use crate::lease::LeaseKeeper;
@@ -29,7 +29,6 @@ use crate::{Context, Failure};
 
 struct Run<'a> {
     ctx: &'a Context,
-    worker_id: &'a str,
     job: &'a Job,
     log: LogSink,
     lost: CancellationToken,
@@ -45,19 +44,12 @@ struct Run<'a> {
 #[tracing::instrument(skip_all, fields(deployment_id = %job.deployment.id, app = %job.app.name))]
 /// `lost` is cancelled by the worker when the deployment is superseded or cancelled
 /// (NOTIFY), and by the lease keeper when a renewal finds it gone.
-pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: CancellationToken) {
+pub(crate) async fn run(ctx: &Context, job: Job, lost: CancellationToken) {
     let id = job.deployment.id;
-    let lease = LeaseKeeper::spawn(
-        ctx.pool.clone(),
-        id,
-        worker_id.to_owned(),
-        ctx.config.lease_duration,
-        lost.clone(),
-    );
+    let lease = LeaseKeeper::spawn(job.lease.clone(), ctx.config.lease_duration, lost.clone());
     let (log, writer) = LogSink::start(ctx.pool.clone(), id, ctx.config.log_limit);
     let mut run = Run {
         ctx,
-        worker_id,
         job: &job,
         log,
         lost,
@@ -65,7 +57,7 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: Cancella
         started_replicas: false,
         built_image: None,
         phase: (
-            if job.deployment.kind() == Kind::Build {
+            if job.deployment.kind == Kind::Build {
                 "clone"
             } else {
                 "release"
@@ -97,7 +89,7 @@ pub(crate) async fn run(ctx: &Context, worker_id: &str, job: Job, lost: Cancella
 impl Run<'_> {
     async fn execute(&mut self) -> Result<(), Failure> {
         let id = self.job.deployment.id;
-        match self.job.deployment.kind() {
+        match self.job.deployment.kind {
             Kind::Build => {
                 remote::check(&self.job.app.repo_url, self.ctx.config.allow_local_repos)
                     .await
@@ -141,7 +133,10 @@ impl Run<'_> {
         let row = slipway_store::deployments::get(&self.ctx.pool, id)
             .await
             .map_err(|e| Failure::infra(Phase::Release, "database error", e))?;
-        let snapshot = queue::config_snapshot(&self.ctx.pool, id)
+        let snapshot = self
+            .job
+            .lease
+            .config_snapshot()
             .await
             .map_err(|e| Failure::infra(Phase::Release, "database error", e))?;
         let release = crate::replicas::Release::from_row(
@@ -184,13 +179,13 @@ impl Run<'_> {
         ) {
             return Ok(false);
         }
-        let id = self.job.deployment.id;
+        let lease = &self.job.lease;
         let message = earlier.commit_message.clone().unwrap_or_default();
         let port = u16::try_from(port).unwrap_or(crate::replicas::DEFAULT_PORT);
         let recorded = async {
-            queue::set_commit(pool, id, &sha, &message).await?;
-            queue::set_spec(pool, id, &spec.0).await?;
-            queue::set_image(pool, id, image, port).await
+            lease.set_commit(&sha, &message).await?;
+            lease.set_spec(&spec.0).await?;
+            lease.set_image(image, port).await
         };
         recorded
             .await
@@ -214,19 +209,22 @@ impl Run<'_> {
     }
 
     async fn snapshot_config(&self) -> Result<(), Failure> {
-        queue::snapshot_config(&self.ctx.pool, self.job.deployment.id)
+        self.job
+            .lease
+            .snapshot_config()
             .await
             .map_err(|e| Failure::infra(Phase::Release, "database error", e))
     }
 
     async fn conclude(&mut self, outcome: Result<(), Failure>, took: Duration) {
-        let id = self.job.deployment.id;
+        let lease = &self.job.lease;
         let metrics = slipway_telemetry::metrics();
         metrics.observe_phase(self.phase.0, self.phase.1.elapsed());
         let final_status = match &outcome {
             Ok(()) => "running".to_owned(),
             Err(Failure::Phase { .. }) => "failed".to_owned(),
-            Err(Failure::Lost) => queue::status(&self.ctx.pool, id)
+            Err(Failure::Lost) => lease
+                .status()
                 .await
                 .map_or_else(|_| "lost".to_owned(), |s| s.to_string()),
         };
@@ -248,16 +246,9 @@ impl Run<'_> {
                 self.slipway_line(format!("Deployment failed in phase {phase}: {reason}"));
                 self.remove_artifacts().await;
                 self.log.flushed().await;
-                let pool = &self.ctx.pool;
-                match queue::finish(
-                    pool,
-                    id,
-                    self.worker_id,
-                    DeploymentStatus::Failed,
-                    Some(phase),
-                    &reason,
-                )
-                .await
+                match lease
+                    .finish(DeploymentStatus::Failed, Some(phase), &reason)
+                    .await
                 {
                     Ok(true) => {}
                     Ok(false) => {
@@ -269,7 +260,7 @@ impl Run<'_> {
             }
             Err(Failure::Lost) => {
                 self.remove_artifacts().await;
-                let status = queue::status(&self.ctx.pool, id).await;
+                let status = lease.status().await;
                 let status =
                     status.map_or_else(|_| "no longer this worker's".to_owned(), |s| s.to_string());
                 tracing::info!(%status, "pipeline stopped");
@@ -294,15 +285,7 @@ impl Run<'_> {
         let (previous, since) =
             std::mem::replace(&mut self.phase, (phase.as_str(), std::time::Instant::now()));
         slipway_telemetry::metrics().observe_phase(previous, since.elapsed());
-        match queue::advance(
-            &self.ctx.pool,
-            self.job.deployment.id,
-            self.worker_id,
-            from,
-            to,
-        )
-        .await
-        {
+        match self.job.lease.advance(from, to).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(Failure::Lost),
             Err(e) => Err(Failure::infra(phase, "database error", e)),
@@ -378,13 +361,11 @@ impl Run<'_> {
             .next()
             .unwrap_or_default()
             .to_owned();
-        if let Err(e) = queue::set_commit(
-            &self.ctx.pool,
-            self.job.deployment.id,
-            &fetched.commit_sha,
-            &fetched.commit_message,
-        )
-        .await
+        if let Err(e) = self
+            .job
+            .lease
+            .set_commit(&fetched.commit_sha, &fetched.commit_message)
+            .await
         {
             return Err(Failure::infra(Phase::Clone, "database error", e));
         }
@@ -400,7 +381,7 @@ impl Run<'_> {
         let pool = &self.ctx.pool;
         let id = self.job.deployment.id;
         if std::mem::take(&mut self.started_replicas) {
-            if let Err(e) = queue::forget_containers(pool, id).await {
+            if let Err(e) = containers::forget_all(pool, id).await {
                 tracing::warn!(error = %e, "could not forget containers");
             }
             if let Err(e) = self.ctx.runtime.retire(id, Duration::ZERO).await {
@@ -409,7 +390,7 @@ impl Run<'_> {
         }
         if let Some(image) = self.built_image.take() {
             // A config release or rollback queued meanwhile may already point at it.
-            match queue::image_needed_elsewhere(pool, &image, id).await {
+            match images::needed_elsewhere(pool, &image, id).await {
                 Ok(false) => {
                     if let Err(e) = self.ctx.docker.remove_image(&image).await {
                         tracing::warn!(%image, error = %e, "could not remove image");

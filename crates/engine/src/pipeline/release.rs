@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use slipway_core::Phase;
 use slipway_core::spec::ProcessSpec;
-use slipway_store::queue;
+use slipway_store::{containers, images};
 
 use super::{Run, humanize};
 use crate::Failure;
@@ -19,7 +19,6 @@ const CONTAINER_TAIL: usize = 30;
 impl Run<'_> {
     pub(super) async fn release(&mut self, release: Release) -> Result<(), Failure> {
         let config = &self.ctx.config;
-        let id = self.job.deployment.id;
         let image_present = self
             .ctx
             .docker
@@ -114,7 +113,7 @@ impl Run<'_> {
         }
         // Whoever sees `running` also finds the health check's lines.
         self.log.flushed().await;
-        let previous = match queue::promote(&self.ctx.pool, id, self.worker_id).await {
+        let previous = match self.job.lease.promote().await {
             Ok(Some(previous)) => previous,
             Ok(None) => return Err(Failure::Lost),
             Err(e) => return Err(Failure::infra(Phase::Release, "database error", e)),
@@ -194,7 +193,7 @@ impl Run<'_> {
 
     async fn retire(&self, deployment_id: uuid::Uuid) {
         // Forgotten first, so the watcher does not take their exits for deaths.
-        if let Err(e) = queue::forget_containers(&self.ctx.pool, deployment_id).await {
+        if let Err(e) = containers::forget_all(&self.ctx.pool, deployment_id).await {
             tracing::warn!(%deployment_id, error = %e, "could not forget previous release's containers");
         }
         match self.ctx.runtime.retire(deployment_id, STOP_GRACE).await {
@@ -214,7 +213,7 @@ impl Run<'_> {
     async fn prune_images(&self) {
         let app = &self.job.app;
         let keep = i64::try_from(self.ctx.config.keep_images).unwrap_or(i64::MAX);
-        let wanted = match queue::images_to_keep(&self.ctx.pool, app.id, keep).await {
+        let wanted = match images::to_keep(&self.ctx.pool, app.id, keep).await {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "could not decide which images to keep");

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use slipway_core::DeploymentStatus;
-use slipway_store::{apps, deaths, deployments, queue};
+use slipway_store::{apps, containers, deaths, deployments, events};
 use uuid::Uuid;
 
 use super::{CRASH_LIMIT, CRASH_WINDOW, recreate_backoff};
@@ -27,7 +27,8 @@ pub struct Reconciled {
 pub async fn reconcile_app(ctx: &Context, app_id: Uuid) -> Result<Reconciled, EngineError> {
     let lock = apps::lock_for_reconcile(&ctx.pool, app_id).await?;
     let result = reconcile_locked(ctx, app_id).await;
-    lock.release().await;
+    // Committing only ends the lock; a failure there ends it too (the connection goes).
+    let _ = lock.release().await;
     let done = result?;
     if !done.started.is_empty() || !done.removed.is_empty() {
         tracing::info!(%app_id, started = ?done.started, removed = ?done.removed, "reconciled app");
@@ -62,7 +63,7 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Eng
 
     for r in present.iter().filter(|r| !wanted.contains_key(&r.name)) {
         // Forgotten before it stops, so the watcher does not count a death.
-        queue::forget_container(&ctx.pool, current.id, &r.name).await?;
+        containers::forget(&ctx.pool, current.id, &r.name).await?;
         ctx.runtime.stop(&r.id, STOP_GRACE).await?;
         done.removed.push(r.name.clone());
     }
@@ -97,9 +98,9 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Eng
         done.started.push(name.clone());
     }
     // Rows of containers that are gone (removed by hand, say) would mislead the API.
-    for row in deployments::containers(&ctx.pool, current.id).await? {
+    for row in containers::list(&ctx.pool, current.id).await? {
         if !wanted.contains_key(&row.name) {
-            queue::forget_container(&ctx.pool, current.id, &row.name).await?;
+            containers::forget(&ctx.pool, current.id, &row.name).await?;
         }
     }
     if !done.started.is_empty() || !done.removed.is_empty() {
@@ -110,19 +111,19 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Eng
             list_or_none(&done.started),
             list_or_none(&done.removed)
         );
-        let _ = deployments::note(&ctx.pool, current.id, &message).await;
+        let _ = events::note(&ctx.pool, current.id, &message).await;
     }
     // Promoted away while we worked: what we started belongs to a retired release.
     if !done.started.is_empty()
         && !matches!(
-            queue::status(&ctx.pool, current.id).await,
+            deployments::status(&ctx.pool, current.id).await,
             Ok(DeploymentStatus::Running | DeploymentStatus::Crashed)
         )
     {
         for name in &done.started {
             let _ = ctx.runtime.stop(name, Duration::ZERO).await;
         }
-        let _ = queue::forget_containers(&ctx.pool, current.id).await;
+        let _ = containers::forget_all(&ctx.pool, current.id).await;
     }
     Ok(done)
 }

@@ -10,7 +10,7 @@ use slipway_docker::DockerClient;
 use slipway_engine::{Context, Worker};
 use slipway_store::apps::{self, NewApp, Owner};
 use slipway_store::deployments::{self, DeploymentRow};
-use slipway_store::{PgPool, logs};
+use slipway_store::{PgPool, containers, logs};
 use slipway_testkit::TestRepo;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -136,7 +136,7 @@ impl Env {
     }
 
     pub async fn page(&self, id: Uuid) -> String {
-        let containers = deployments::containers(&self.pool, id).await.unwrap();
+        let containers = containers::list(&self.pool, id).await.unwrap();
         let containers: Vec<_> = containers
             .into_iter()
             .filter(|c| c.process == "web")
