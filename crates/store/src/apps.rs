@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::deployments::{self, DeploymentRow};
+use crate::page::{Cursor, Page, PageRequest, keyset};
 
 /// Whose apps a query may see. `Any` is the operator's view (and, until users exist, everyone's).
 #[derive(Debug, Clone, Copy)]
@@ -89,17 +90,30 @@ pub async fn create(
     Ok((row, deployment))
 }
 
-pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<AppRow>, StoreError> {
-    Ok(sqlx::query_as(concat!(
+/// A page of the live apps `owner` may see, newest first.
+pub async fn list(
+    pool: &PgPool,
+    owner: Owner,
+    page: &PageRequest,
+) -> Result<Page<AppRow>, StoreError> {
+    let (after_at, after_id) = page.after_key();
+    let rows = sqlx::query_as(concat!(
         "SELECT ",
         app_columns!(),
         " FROM apps
-         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)
-         ORDER BY name"
+         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)",
+        keyset!("", "$2", "$3", "$4")
     ))
     .bind(owner.id())
+    .bind(after_at)
+    .bind(after_id)
+    .bind(page.fetch_limit())
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(Page::from_rows(rows, page, |a: &AppRow| Cursor {
+        created_at: a.created_at,
+        id: a.id,
+    }))
 }
 
 /// The app with this id, if `owner` may see it; deleted apps included, since their

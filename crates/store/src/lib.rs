@@ -7,6 +7,7 @@ pub mod deployments;
 pub mod error;
 pub mod idempotency;
 pub mod logs;
+pub mod page;
 pub mod queue;
 pub mod users;
 
