@@ -120,6 +120,7 @@ impl utoipa::Modify for CommonAnswers {
 pub struct AppList {
     pub apps: Vec<AppView>,
     /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -128,6 +129,7 @@ pub struct AppList {
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentView>,
     /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 

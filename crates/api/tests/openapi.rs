@@ -166,6 +166,52 @@ fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
     }
 }
 
+#[test]
+fn every_list_documents_its_paging() {
+    let doc = serde_json::to_value(slipway_api::openapi_document()).unwrap();
+    let lists = [
+        ("/api/v1/apps", "AppList"),
+        ("/api/v1/apps/{app}/deployments", "DeploymentList"),
+        ("/api/v1/tokens", "TokenList"),
+        ("/api/v1/users", "UserList"),
+    ];
+    for (path, schema) in lists {
+        let op = &doc["paths"][path]["get"];
+        let params: Vec<(&str, &str)> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+            .collect();
+        for name in ["limit", "cursor"] {
+            assert!(params.contains(&(name, "query")), "{path}: {params:?}");
+        }
+        let limit = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+            (&Value::from(1), &Value::from(1000)),
+            "{path}: {limit}"
+        );
+        assert!(op["responses"].get("422").is_some(), "{path} lacks 422");
+        let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(ok, &format!("#/components/schemas/{schema}"), "{path}");
+        let next = &doc["components"]["schemas"][schema]["properties"]["next_cursor"];
+        assert!(next.is_object(), "{schema} documents no next_cursor");
+        assert!(
+            doc["components"]["schemas"][schema]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("next_cursor")),
+            "{schema}: next_cursor is always there, null on the last page"
+        );
+    }
+}
+
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {

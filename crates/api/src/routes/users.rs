@@ -75,6 +75,7 @@ pub struct NewTokenView {
 pub struct TokenList {
     pub tokens: Vec<TokenView>,
     /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -83,6 +84,7 @@ pub struct TokenList {
 pub struct UserList {
     pub users: Vec<UserView>,
     /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
