@@ -350,7 +350,7 @@ async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgP
         .await
         .ok()
         .json();
-    assert_eq!(listed, json!({"apps": []}));
+    assert_eq!(listed, json!({"apps": [], "next_cursor": null}));
     // The environment wins over the stored file.
     let env_wins = slipway(Some("http://127.0.0.1:1"), home.path(), &["apps", "list"]).await;
     assert!(env_wins.stderr.contains("127.0.0.1:1"), "{env_wins}");
