@@ -21,6 +21,7 @@ use slipway_store::deployments::{self, DeploymentRow};
 use slipway_store::events;
 use slipway_store::lease::Lease;
 use slipway_store::logs::{self, NewLine};
+use slipway_store::page::{self, PageRequest};
 use slipway_store::queue::{self, Claim};
 use slipway_store::users::{self, UserRow};
 use sqlx::Connection as _;
@@ -343,14 +344,17 @@ fn debug_eq<T: Debug>(what: &str, got: &T, want: &T) {
 
 /// Reads everything back through the store and compares it with what was written.
 async fn check_written(pool: &PgPool, cipher: &Cipher, written: &Written) {
-    let everyone = users::list(pool).await.unwrap();
+    let all = PageRequest::first(page::MAX_LIMIT).unwrap();
+    let everyone = users::list(pool, &all).await.unwrap().items;
     assert_eq!(everyone.len(), 1, "{everyone:?}");
     debug_eq("the user", &everyone[0], &written.user);
 
-    let apps = apps::list(pool, Owner::User(written.user.id))
+    let apps = apps::list(pool, Owner::User(written.user.id), &all)
         .await
-        .unwrap();
-    let names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+        .unwrap()
+        .items;
+    let mut names: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    names.sort_unstable();
     assert_eq!(names, ["api", "web"]);
     for app in &apps {
         debug_eq(&format!("app {}", app.name), app, &written.apps[&app.name]);
@@ -362,7 +366,11 @@ async fn check_written(pool: &PgPool, cipher: &Cipher, written: &Written) {
 
     let mut found = Vec::new();
     for app in &apps {
-        for d in deployments::list_for_app(pool, app.id, 100).await.unwrap() {
+        for d in deployments::list_for_app(pool, app.id, &all)
+            .await
+            .unwrap()
+            .items
+        {
             assert!(
                 !events::of_deployment(pool, d.id).await.unwrap().is_empty(),
                 "deployment {} has its history",

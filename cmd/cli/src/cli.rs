@@ -136,6 +136,9 @@ pub enum AppsCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// Show only the newest N (default: all, newest first).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     Info {
         #[command(flatten)]
@@ -158,6 +161,9 @@ pub enum TokensCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// Show only the newest N (default: all, newest first).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     /// Prints the new token; it is shown only this once.
     Create {
@@ -184,6 +190,9 @@ pub enum UsersCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// Show only the newest N (default: all, newest first).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     /// Prints the user's first token; it is shown only this once.
     Create {
@@ -202,6 +211,9 @@ pub enum DeploymentsCommand {
         app: AppArg,
         #[arg(long)]
         json: bool,
+        /// Show only the newest N (default: all, newest first).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        limit: Option<u32>,
     },
     Info {
         id: String,

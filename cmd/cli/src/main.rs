@@ -3,9 +3,11 @@
 //! ```text
 //! slipway login --url http://slipway.example.com:8080 [--token T]
 //! slipway apps create NAME --repo URL [--branch B] [--dockerfile P] [--port N] [--no-follow]
-//! slipway apps list|info -a APP [--json]        slipway apps delete -a APP [--yes]
+//! slipway apps list [--limit N] [--json]        slipway apps info -a APP [--json]
+//! slipway apps delete -a APP [--yes]
 //! slipway deploy -a APP [--ref REF] [--no-follow]
-//! slipway deployments list -a APP [--json]      slipway deployments info ID [--json]
+//! slipway deployments list -a APP [--limit N] [--json]
+//! slipway deployments info ID [--json]
 //! slipway logs -a APP [-f] [--tail N] [--process P]
 //! slipway logs --build DEPLOYMENT [-f]
 //! slipway config get -a APP [--reveal] [--json]
@@ -29,6 +31,7 @@ mod error;
 mod follow;
 mod models;
 mod output;
+mod pages;
 mod progress;
 mod settings;
 

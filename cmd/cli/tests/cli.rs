@@ -350,7 +350,7 @@ async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgP
         .await
         .ok()
         .json();
-    assert_eq!(listed, json!({"apps": []}));
+    assert_eq!(listed, json!({"apps": [], "next_cursor": null}));
     // The environment wins over the stored file.
     let env_wins = slipway(Some("http://127.0.0.1:1"), home.path(), &["apps", "list"]).await;
     assert!(env_wins.stderr.contains("127.0.0.1:1"), "{env_wins}");
@@ -455,4 +455,70 @@ async fn users_and_tokens_through_the_cli(pool: PgPool) {
     let revoked = slipway(Some(&url), home.path(), &["whoami", "--token", &ci_token]).await;
     assert_eq!(revoked.code, 1, "{revoked}");
     assert!(revoked.stderr.contains("revoked"), "{revoked}");
+}
+
+/// Listings follow `next_cursor` past the server's largest page (1,000), and `--limit`
+/// shows the newest N, also across pages.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn listings_follow_cursors_to_the_last_page(pool: PgPool) {
+    // bulk-1 is the newest, bulk-1005 the oldest.
+    sqlx::query(
+        "INSERT INTO apps (id, name, repo_url, created_at)
+         SELECT gen_random_uuid(), 'bulk-' || g, 'https://example.com/a/b.git',
+                now() - g * interval '1 second'
+         FROM generate_series(1, 1005) g",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let served = serve(pool, config()).await;
+    let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
+    let names = |listed: &Value| -> Vec<String> {
+        listed["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let bulk = |range: std::ops::RangeInclusive<u32>| -> Vec<String> {
+        range.map(|n| format!("bulk-{n}")).collect()
+    };
+
+    let all = slipway(None, home.path(), &["apps", "list", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(names(&all), bulk(1..=1005));
+    assert_eq!(all["next_cursor"], Value::Null);
+    let table = slipway(None, home.path(), &["apps", "list"]).await.ok();
+    assert_eq!(
+        table.stdout.lines().count(),
+        1 + 1005,
+        "a header and every app"
+    );
+
+    let newest = slipway(
+        None,
+        home.path(),
+        &["apps", "list", "--limit", "3", "--json"],
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(names(&newest), bulk(1..=3));
+    assert!(newest["next_cursor"].is_string(), "{newest}");
+    let across = slipway(
+        None,
+        home.path(),
+        &["apps", "list", "--limit", "1002", "--json"],
+    )
+    .await
+    .ok()
+    .json();
+    assert_eq!(names(&across), bulk(1..=1002));
+
+    let zero = slipway(None, home.path(), &["apps", "list", "--limit", "0"]).await;
+    assert_eq!(zero.code, 2, "a malformed command line: {zero}");
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use slipway_core::token;
 use slipway_store::users::{self, Caller, TokenCheck};
 
+use crate::error::OrNotFound;
 use crate::{ApiError, AppState};
 
 /// The dashboard keeps the token it signed in with in this cookie.
@@ -75,7 +76,7 @@ fn cookie(parts: &Parts, name: &str) -> Option<String> {
 pub async fn check(state: &AppState, token: &str) -> Result<TokenCheck, ApiError> {
     users::check(&state.pool, &token::hash(token))
         .await
-        .map_err(|e| ApiError::store("token", e))
+        .or_not_found("token")
 }
 
 /// The caller a token names, if it is live.

@@ -114,6 +114,18 @@ impl ApiError {
     }
 }
 
+/// `.or_not_found("app")?` on a store result: the API's answer to a store error, with
+/// `what` naming the thing looked up for a 404.
+pub(crate) trait OrNotFound<T> {
+    fn or_not_found(self, what: &str) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Result<T, StoreError> {
+    fn or_not_found(self, what: &str) -> Result<T, ApiError> {
+        self.map_err(|e| ApiError::store(what, e))
+    }
+}
+
 fn is_unavailable(e: &sqlx::Error) -> bool {
     matches!(
         e,

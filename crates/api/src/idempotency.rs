@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use slipway_store::idempotency::{self, Begin, Stored};
 
 use crate::auth::{Checked, check, presented};
+use crate::error::OrNotFound;
 use crate::{ApiError, AppState};
 
 const HEADERS: [&str; 2] = ["idempotency-key", "x-request-id"];
@@ -83,10 +84,9 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
         ]
         .concat(),
     );
-    let store = |e| ApiError::store("idempotency key", e);
     match idempotency::begin(&state.pool, user.user_id, &key, &digest)
         .await
-        .map_err(store)?
+        .or_not_found("idempotency key")?
     {
         Begin::Replay(stored) => Ok(replay(stored)),
         Begin::Mismatch => Err(ApiError::invalid(
@@ -114,7 +114,7 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
                 // A server error is worth a retry: forget the key.
                 idempotency::release(&state.pool, user.user_id, &key)
                     .await
-                    .map_err(store)?;
+                    .or_not_found("idempotency key")?;
             } else {
                 let stored = Stored {
                     status: head.status.as_u16(),
@@ -127,7 +127,7 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
                 };
                 idempotency::finish(&state.pool, user.user_id, &key, &stored)
                     .await
-                    .map_err(store)?;
+                    .or_not_found("idempotency key")?;
             }
             Ok(Response::from_parts(head, Body::from(body)))
         }

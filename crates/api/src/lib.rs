@@ -8,6 +8,7 @@ mod extract;
 mod idempotency;
 mod limits;
 pub mod openapi;
+mod paging;
 mod routes;
 mod state;
 mod views;

@@ -115,16 +115,22 @@ impl utoipa::Modify for CommonAnswers {
     }
 }
 
-/// `GET /api/v1/apps`
+/// `GET /api/v1/apps`, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct AppList {
     pub apps: Vec<AppView>,
+    /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET /api/v1/apps/{app}/deployments`, newest first.
 #[derive(Serialize, ToSchema)]
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentView>,
+    /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 /// One build or release log line.

@@ -1,5 +1,7 @@
 //! What the API returns: rows from the store shaped for users.
 
+pub(crate) mod processes;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use slipway_core::{Config, DeploymentStatus};

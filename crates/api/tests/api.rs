@@ -5,19 +5,15 @@
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 use slipway_api::{AppState, router};
 use slipway_core::Config;
 use slipway_docker::DockerClient;
 use slipway_engine::{Context, Worker};
 use slipway_store::PgPool;
-use slipway_testkit::{TestRepo, web_app_files};
+use slipway_testkit::{ApiClient, Reply, TestRepo, web_app_files};
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 use uuid::Uuid;
 
 fn config(allow_local: bool) -> Config {
@@ -31,38 +27,19 @@ fn config(allow_local: bool) -> Config {
 }
 
 /// The API as an admin's client sees it.
-async fn app(pool: PgPool, config: Config) -> Router {
-    slipway_testkit::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
+async fn app(pool: PgPool, config: Config) -> ApiClient {
+    ApiClient::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
 }
 
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> (StatusCode, Value, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json, text)
-}
-
-fn assert_error(got: &(StatusCode, Value, String), status: StatusCode, field: Option<&str>) {
-    assert_eq!(got.0, status, "{}", got.2);
-    let error = &got.1["error"];
+fn assert_error(got: &Reply, status: StatusCode, field: Option<&str>) {
+    assert_eq!(got.status, status, "{}", got.text);
+    let error = &got.json["error"];
     assert!(
         error["code"].is_string() && error["message"].is_string(),
         "{}",
-        got.2
+        got.text
     );
-    assert_eq!(error["field"].as_str(), field, "{}", got.2);
+    assert_eq!(error["field"].as_str(), field, "{}", got.text);
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -123,29 +100,29 @@ async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
         ),
     ];
     for (body, field) in cases {
-        let got = call(&api, "POST", "/api/v1/apps", Some(body)).await;
+        let got = api.call("POST", "/api/v1/apps", Some(body)).await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
-    let local = call(
-        &api,
-        "POST",
-        "/api/v1/apps",
-        Some(r#"{"name":"ok","repo_url":"file:///tmp/r"}"#),
-    )
-    .await;
+    let local = api
+        .call(
+            "POST",
+            "/api/v1/apps",
+            Some(r#"{"name":"ok","repo_url":"file:///tmp/r"}"#),
+        )
+        .await;
     assert!(
-        local.1["error"]["message"]
+        local.json["error"]["message"]
             .as_str()
             .unwrap()
             .contains("SLIPWAY_ALLOW_LOCAL_REPOS")
     );
     assert_error(
-        &call(&api, "POST", "/api/v1/apps", Some("{not json")).await,
+        &api.call("POST", "/api/v1/apps", Some("{not json")).await,
         StatusCode::BAD_REQUEST,
         None,
     );
     assert_error(
-        &call(&api, "POST", "/api/v1/apps", Some("[1,2]")).await,
+        &api.call("POST", "/api/v1/apps", Some("[1,2]")).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         None,
     );
@@ -154,14 +131,14 @@ async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
         "a".repeat(200_000)
     );
     assert_error(
-        &call(&api, "POST", "/api/v1/apps", Some(&huge)).await,
+        &api.call("POST", "/api/v1/apps", Some(&huge)).await,
         StatusCode::PAYLOAD_TOO_LARGE,
         None,
     );
     // Nothing was created by any of these.
     assert_eq!(
-        call(&api, "GET", "/api/v1/apps", None).await.1,
-        json!({"apps": []})
+        api.call("GET", "/api/v1/apps", None).await.json,
+        json!({"apps": [], "next_cursor": null})
     );
 }
 
@@ -169,7 +146,12 @@ async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
 async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
     let api = app(pool, config(false)).await;
     let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git","port":3000}"#;
-    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(body)).await;
+    let Reply {
+        status,
+        json: created,
+        text,
+        ..
+    } = api.call("POST", "/api/v1/apps", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     assert_eq!(created["name"], "hello");
     assert_eq!(created["subdomain"], "hello");
@@ -181,41 +163,48 @@ async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
     let id = created["id"].as_str().unwrap().to_owned();
 
     assert_error(
-        &call(&api, "POST", "/api/v1/apps", Some(body)).await,
+        &api.call("POST", "/api/v1/apps", Some(body)).await,
         StatusCode::CONFLICT,
         Some("name"),
     );
     assert_eq!(
-        call(&api, "GET", "/api/v1/apps", None).await.1["apps"][0]["id"],
+        api.call("GET", "/api/v1/apps", None).await.json["apps"][0]["id"],
         id.as_str()
     );
     assert_eq!(
-        call(&api, "GET", "/api/v1/apps/hello", None).await.1["id"],
+        api.call("GET", "/api/v1/apps/hello", None).await.json["id"],
         id.as_str()
     );
     assert_eq!(
-        call(&api, "GET", &format!("/api/v1/apps/{id}"), None)
+        api.call("GET", &format!("/api/v1/apps/{id}"), None)
             .await
-            .1["name"],
+            .json["name"],
         "hello"
     );
 
-    let deps = call(&api, "GET", "/api/v1/apps/hello/deployments", None)
+    let deps = api
+        .call("GET", "/api/v1/apps/hello/deployments", None)
         .await
-        .1;
+        .json;
     assert_eq!(deps["deployments"].as_array().unwrap().len(), 1);
-    let (status, redeploy, text) = call(
-        &api,
-        "POST",
-        "/api/v1/apps/hello/deployments",
-        Some(r#"{"ref":"v1.2"}"#),
-    )
-    .await;
+    let Reply {
+        status,
+        json: redeploy,
+        text,
+        ..
+    } = api
+        .call(
+            "POST",
+            "/api/v1/apps/hello/deployments",
+            Some(r#"{"ref":"v1.2"}"#),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     assert_eq!(redeploy["ref"], "v1.2");
-    let deps = call(&api, "GET", "/api/v1/apps/hello/deployments", None)
+    let deps = api
+        .call("GET", "/api/v1/apps/hello/deployments", None)
         .await
-        .1;
+        .json;
     assert_eq!(deps["deployments"][0]["id"], redeploy["id"], "newest first");
     assert_eq!(
         deps["deployments"][1]["status"], "superseded",
@@ -223,14 +212,13 @@ async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
     );
     // An empty body redeploys the app's branch.
     assert_eq!(
-        call(&api, "POST", "/api/v1/apps/hello/deployments", None)
+        api.call("POST", "/api/v1/apps/hello/deployments", None)
             .await
-            .0,
+            .status,
         StatusCode::CREATED
     );
     assert_error(
-        &call(
-            &api,
+        &api.call(
             "POST",
             "/api/v1/apps/hello/deployments",
             Some(r#"{"ref":"-rf"}"#),
@@ -241,27 +229,27 @@ async fn apps_are_created_listed_found_and_deleted(pool: PgPool) {
     );
 
     assert_eq!(
-        call(&api, "DELETE", "/api/v1/apps/hello", None).await.0,
+        api.call("DELETE", "/api/v1/apps/hello", None).await.status,
         StatusCode::NO_CONTENT
     );
     assert_error(
-        &call(&api, "GET", "/api/v1/apps/hello", None).await,
+        &api.call("GET", "/api/v1/apps/hello", None).await,
         StatusCode::NOT_FOUND,
         None,
     );
     assert_error(
-        &call(&api, "DELETE", "/api/v1/apps/hello", None).await,
+        &api.call("DELETE", "/api/v1/apps/hello", None).await,
         StatusCode::NOT_FOUND,
         None,
     );
-    let deployment = call(
-        &api,
-        "GET",
-        &format!("/api/v1/deployments/{}", redeploy["id"].as_str().unwrap()),
-        None,
-    )
-    .await
-    .1;
+    let deployment = api
+        .call(
+            "GET",
+            &format!("/api/v1/deployments/{}", redeploy["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json;
     assert_eq!(deployment["status"], "superseded");
 }
 
@@ -278,18 +266,19 @@ async fn unknown_things_are_404s_in_json(pool: PgPool) {
         "/api/v1/nothing-here".to_owned(),
     ] {
         assert_error(
-            &call(&api, "GET", &path, None).await,
+            &api.call("GET", &path, None).await,
             StatusCode::NOT_FOUND,
             None,
         );
     }
     assert_error(
-        &call(&api, "POST", "/api/v1/apps/nope/deployments", None).await,
+        &api.call("POST", "/api/v1/apps/nope/deployments", None)
+            .await,
         StatusCode::NOT_FOUND,
         None,
     );
     assert_error(
-        &call(&api, "PUT", "/api/v1/apps", None).await,
+        &api.call("PUT", "/api/v1/apps", None).await,
         StatusCode::METHOD_NOT_ALLOWED,
         None,
     );
@@ -298,15 +287,22 @@ async fn unknown_things_are_404s_in_json(pool: PgPool) {
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn health_and_readiness(pool: PgPool) {
     let api = app(pool.clone(), config(false)).await;
-    assert_eq!(call(&api, "GET", "/health", None).await.0, StatusCode::OK);
-    let (status, body, _) = call(&api, "GET", "/ready", None).await;
+    assert_eq!(
+        api.call("GET", "/health", None).await.status,
+        StatusCode::OK
+    );
+    let Reply {
+        status, json: body, ..
+    } = api.call("GET", "/ready", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["checks"]["docker"], "ok");
 
     let mut no_docker = config(false);
     no_docker.docker_host = Some("unix:///nonexistent/docker.sock".into());
     let api = app(pool, no_docker).await;
-    let (status, body, _) = call(&api, "GET", "/ready", None).await;
+    let Reply {
+        status, json: body, ..
+    } = api.call("GET", "/ready", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["checks"]["database"], "ok");
     assert_ne!(body["checks"]["docker"], "ok");
@@ -316,7 +312,7 @@ async fn health_and_readiness(pool: PgPool) {
 async fn logs_query_parameters_are_validated(pool: PgPool) {
     let api = app(pool, config(false)).await;
     let body = r#"{"name":"hello","repo_url":"https://git.example.com/me/hello.git"}"#;
-    let created = call(&api, "POST", "/api/v1/apps", Some(body)).await.1;
+    let created = api.call("POST", "/api/v1/apps", Some(body)).await.json;
     let id = created["deployment"]["id"].as_str().unwrap().to_owned();
     for (query, field) in [
         ("limit=0", "limit"),
@@ -325,18 +321,19 @@ async fn logs_query_parameters_are_validated(pool: PgPool) {
         ("format=xml", "format"),
         ("colour=1", "colour"),
     ] {
-        let got = call(
-            &api,
-            "GET",
-            &format!("/api/v1/deployments/{id}/logs?{query}"),
-            None,
-        )
-        .await;
+        let got = api
+            .call(
+                "GET",
+                &format!("/api/v1/deployments/{id}/logs?{query}"),
+                None,
+            )
+            .await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
     }
-    let empty = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
+    let empty = api
+        .call("GET", &format!("/api/v1/deployments/{id}/logs"), None)
         .await
-        .1;
+        .json;
     assert_eq!(empty, json!({"lines": [], "next_after": 0}));
 }
 
@@ -363,15 +360,21 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     let repo = TestRepo::with_files(web_app_files("served through the api"));
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let body = json!({"name": name, "repo_url": repo.url()}).to_string();
-    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(&body)).await;
+    let Reply {
+        status,
+        json: created,
+        text,
+        ..
+    } = api.call("POST", "/api/v1/apps", Some(&body)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let id = created["deployment"]["id"].as_str().unwrap().to_owned();
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let deployment = loop {
-        let d = call(&api, "GET", &format!("/api/v1/deployments/{id}"), None)
+        let d = api
+            .call("GET", &format!("/api/v1/deployments/{id}"), None)
             .await
-            .1;
+            .json;
         if !["pending", "cloning", "building", "testing", "releasing"]
             .contains(&d["status"].as_str().unwrap())
         {
@@ -411,9 +414,10 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     // The log is written in batches and its last line follows the status change.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let logs = loop {
-        let logs = call(&api, "GET", &format!("/api/v1/deployments/{id}/logs"), None)
+        let logs = api
+            .call("GET", &format!("/api/v1/deployments/{id}/logs"), None)
             .await
-            .1;
+            .json;
         let done = logs["lines"].as_array().unwrap().iter().any(|l| {
             l["line"]
                 .as_str()
@@ -435,42 +439,44 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "lines are in order");
     assert_eq!(logs["next_after"], *seqs.last().unwrap());
     // Paging picks up exactly where the previous page ended.
-    let first_two = call(
-        &api,
-        "GET",
-        &format!("/api/v1/deployments/{id}/logs?limit=2"),
-        None,
-    )
-    .await
-    .1;
+    let first_two = api
+        .call(
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?limit=2"),
+            None,
+        )
+        .await
+        .json;
     let after = first_two["next_after"].as_i64().unwrap();
     assert_eq!(after, seqs[1]);
-    let rest = call(
-        &api,
-        "GET",
-        &format!("/api/v1/deployments/{id}/logs?after={after}"),
-        None,
-    )
-    .await
-    .1;
+    let rest = api
+        .call(
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?after={after}"),
+            None,
+        )
+        .await
+        .json;
     assert_eq!(rest["lines"][0]["seq"], seqs[2]);
-    let (status, _, text) = call(
-        &api,
-        "GET",
-        &format!("/api/v1/deployments/{id}/logs?format=text"),
-        None,
-    )
-    .await;
+    let Reply { status, text, .. } = api
+        .call(
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?format=text"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(text.lines().any(|l| l.starts_with("Step 1/")), "{text}");
     // Following a finished deployment replays its lines as events, then ends.
-    let (status, _, sse) = call(
-        &api,
-        "GET",
-        &format!("/api/v1/deployments/{id}/logs?follow=true"),
-        None,
-    )
-    .await;
+    let Reply {
+        status, text: sse, ..
+    } = api
+        .call(
+            "GET",
+            &format!("/api/v1/deployments/{id}/logs?follow=true"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sse.matches("event: line").count(), seqs.len(), "{sse}");
     assert!(
@@ -516,9 +522,9 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     );
 
     assert_eq!(
-        call(&api, "DELETE", &format!("/api/v1/apps/{name}"), None)
+        api.call("DELETE", &format!("/api/v1/apps/{name}"), None)
             .await
-            .0,
+            .status,
         StatusCode::NO_CONTENT
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -542,8 +548,8 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
     let _ = docker.remove_network(&config.network).await;
 }
 
-async fn scrape(api: &Router) -> String {
-    let (status, _, text) = call(api, "GET", "/metrics", None).await;
+async fn scrape(api: &ApiClient) -> String {
+    let Reply { status, text, .. } = api.call("GET", "/metrics", None).await;
     assert_eq!(status, StatusCode::OK);
     text
 }
@@ -566,14 +572,21 @@ async fn repo_url_credentials_are_redacted_and_metadata_hosts_refused(pool: PgPo
     let api = app(pool, config(false)).await;
     let body =
         json!({"name": "private-app", "repo_url": "https://bob:hunter2@git.example.com/a/b.git"});
-    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(&body.to_string())).await;
+    let Reply {
+        status,
+        json: created,
+        text,
+        ..
+    } = api
+        .call("POST", "/api/v1/apps", Some(&body.to_string()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     assert_eq!(
         created["repo_url"],
         "https://bob:***@git.example.com/a/b.git"
     );
     for path in ["/api/v1/apps/private-app", "/api/v1/apps"] {
-        let (_, _, text) = call(&api, "GET", path, None).await;
+        let Reply { text, .. } = api.call("GET", path, None).await;
         assert!(!text.contains("hunter2"), "{path}: {text}");
     }
     for url in [
@@ -582,15 +595,15 @@ async fn repo_url_credentials_are_redacted_and_metadata_hosts_refused(pool: PgPo
         "http://metadata.google.internal/x.git",
     ] {
         let body = json!({"name": "meta", "repo_url": url}).to_string();
-        let got = call(&api, "POST", "/api/v1/apps", Some(&body)).await;
+        let got = api.call("POST", "/api/v1/apps", Some(&body)).await;
         assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some("repo_url"));
         assert!(
-            got.1["error"]["message"]
+            got.json["error"]["message"]
                 .as_str()
                 .unwrap()
                 .contains("refused"),
             "{}",
-            got.2
+            got.text
         );
     }
 }

@@ -3,56 +3,17 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use slipway_api::{AppState, router};
 use slipway_core::Config;
 use slipway_store::PgPool;
-use slipway_testkit::user_with_token;
-use tower::ServiceExt;
+use slipway_testkit::{ApiClient, Reply, user_with_token};
 
-fn api(pool: PgPool) -> Router {
+fn api(pool: PgPool) -> ApiClient {
     let config = Config::for_tests("unused", "slipway-test-auth", std::env::temp_dir());
-    router(AppState::new(pool, config))
-}
-
-struct Reply {
-    status: StatusCode,
-    json: Value,
-    text: String,
-    headers: axum::http::HeaderMap,
-}
-
-async fn send(
-    app: &Router,
-    method: &str,
-    uri: &str,
-    auth: Option<(&str, &str)>,
-    body: Option<Value>,
-) -> Reply {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json");
-    if let Some((name, value)) = auth {
-        request = request.header(name, value);
-    }
-    let request = request
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-        headers,
-    }
+    ApiClient::new(router(AppState::new(pool, config)))
 }
 
 fn bearer(token: &str) -> String {
@@ -94,14 +55,14 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
     let (_, token) = user_with_token(&pool, false).await;
     let revoked = {
         let (_, t) = user_with_token(&pool, false).await;
-        let reply = send(
-            &app,
-            "DELETE",
-            &format!("/api/v1/tokens/{}", &t[..12]),
-            Some(("authorization", &bearer(&t))),
-            None,
-        )
-        .await;
+        let reply = app
+            .call_with(
+                "DELETE",
+                &format!("/api/v1/tokens/{}", &t[..12]),
+                Some(("authorization", &bearer(&t))),
+                None,
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
         t
     };
@@ -132,7 +93,9 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
         ];
         for auth in bad {
             let auth_ref = auth.as_ref().map(|(n, v)| (*n, v.as_str()));
-            let reply = send(&app, &method, &uri, auth_ref, body_for(&method, &path)).await;
+            let reply = app
+                .call_with(&method, &uri, auth_ref, body_for(&method, &path))
+                .await;
             assert_eq!(
                 reply.status,
                 StatusCode::UNAUTHORIZED,
@@ -150,14 +113,14 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
             );
         }
         // The same request with a live token gets past authentication.
-        let ok = send(
-            &app,
-            &method,
-            &uri,
-            Some(("authorization", &bearer(&token))),
-            body_for(&method, &path),
-        )
-        .await;
+        let ok = app
+            .call_with(
+                &method,
+                &uri,
+                Some(("authorization", &bearer(&token))),
+                body_for(&method, &path),
+            )
+            .await;
         assert_ne!(
             ok.status,
             StatusCode::UNAUTHORIZED,
@@ -176,11 +139,11 @@ async fn every_api_route_but_the_public_ones_needs_a_live_token(pool: PgPool) {
         "/api/v1/openapi.json",
         "/login",
     ] {
-        let reply = send(&app, "GET", uri, None, None).await;
+        let reply = app.call_with("GET", uri, None, None).await;
         assert_ne!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
     }
     // The dashboard sends an unknown visitor to sign in.
-    let reply = send(&app, "GET", "/", None, None).await;
+    let reply = app.call_with("GET", "/", None, None).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.headers[header::LOCATION], "/login");
 }
@@ -198,14 +161,14 @@ async fn another_users_apps_and_deployments_do_not_exist_for_them(pool: PgPool) 
     let bob_auth = bearer(&bob);
     let as_bob = Some(("authorization", bob_auth.as_str()));
 
-    let created = send(
-        &app,
-        "POST",
-        "/api/v1/apps",
-        as_alice,
-        Some(json!({"name": "alices-app", "repo_url": "https://example.com/a/b.git"})),
-    )
-    .await;
+    let created = app
+        .call_with(
+            "POST",
+            "/api/v1/apps",
+            as_alice,
+            Some(json!({"name": "alices-app", "repo_url": "https://example.com/a/b.git"})),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let deployment = created.json["deployment"]["id"]
         .as_str()
@@ -223,18 +186,15 @@ async fn another_users_apps_and_deployments_do_not_exist_for_them(pool: PgPool) 
         // By name and by id: both must stay hidden.
         for app_ref in ["alices-app", app_id.as_str()] {
             let uri = path.replace("{app}", app_ref).replace("{id}", &deployment);
-            let theirs = send(&app, &method, &uri, as_bob, body_for(&method, &path)).await;
+            let theirs = app
+                .call_with(&method, &uri, as_bob, body_for(&method, &path))
+                .await;
             let missing_uri = path
                 .replace("{app}", "no-such-app")
                 .replace("{id}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
-            let missing = send(
-                &app,
-                &method,
-                &missing_uri,
-                as_bob,
-                body_for(&method, &path),
-            )
-            .await;
+            let missing = app
+                .call_with(&method, &missing_uri, as_bob, body_for(&method, &path))
+                .await;
             assert_eq!(
                 theirs.status,
                 StatusCode::NOT_FOUND,
@@ -258,41 +218,43 @@ async fn another_users_apps_and_deployments_do_not_exist_for_them(pool: PgPool) 
     assert!(probed >= 14, "only {probed} probes");
 
     // Bob's list is empty; Alice still has her app, untouched by Bob's attempts.
-    let bobs = send(&app, "GET", "/api/v1/apps", as_bob, None).await;
-    assert_eq!(bobs.json, json!({"apps": []}));
-    let alices = send(&app, "GET", "/api/v1/apps/alices-app", as_alice, None).await;
+    let bobs = app.call_with("GET", "/api/v1/apps", as_bob, None).await;
+    assert_eq!(bobs.json, json!({"apps": [], "next_cursor": null}));
+    let alices = app
+        .call_with("GET", "/api/v1/apps/alices-app", as_alice, None)
+        .await;
     assert_eq!(alices.status, StatusCode::OK, "{}", alices.text);
-    let d = send(
-        &app,
-        "GET",
-        &format!("/api/v1/deployments/{deployment}"),
-        as_alice,
-        None,
-    )
-    .await;
+    let d = app
+        .call_with(
+            "GET",
+            &format!("/api/v1/deployments/{deployment}"),
+            as_alice,
+            None,
+        )
+        .await;
     assert_eq!(
         d.json["status"], "pending",
         "Bob's cancel must not have reached it"
     );
     // An admin sees every app.
-    let all = send(
-        &app,
-        "GET",
-        "/api/v1/apps",
-        Some(("authorization", &bearer(&admin))),
-        None,
-    )
-    .await;
+    let all = app
+        .call_with(
+            "GET",
+            "/api/v1/apps",
+            Some(("authorization", &bearer(&admin))),
+            None,
+        )
+        .await;
     assert_eq!(all.json["apps"][0]["name"], "alices-app", "{}", all.text);
     // Bob's own app with the same name cannot exist (names are subdomains): a 409.
-    let clash = send(
-        &app,
-        "POST",
-        "/api/v1/apps",
-        as_bob,
-        Some(json!({"name": "alices-app", "repo_url": "https://example.com/c/d.git"})),
-    )
-    .await;
+    let clash = app
+        .call_with(
+            "POST",
+            "/api/v1/apps",
+            as_bob,
+            Some(json!({"name": "alices-app", "repo_url": "https://example.com/c/d.git"})),
+        )
+        .await;
     assert_eq!(clash.status, StatusCode::CONFLICT);
 }
 
@@ -301,38 +263,33 @@ async fn tokens_are_shown_once_listed_by_prefix_and_revoked(pool: PgPool) {
     let app = api(pool.clone());
     let (user, first) = user_with_token(&pool, false).await;
     let auth = bearer(&first);
-    let me = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let me = app
+        .call_with("GET", "/api/v1/me", Some(("authorization", &auth)), None)
+        .await;
     assert_eq!(me.json["name"], user.name.as_str());
     assert_eq!(me.json["is_admin"], false);
 
-    let created = send(
-        &app,
-        "POST",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        Some(json!({"name": "ci"})),
-    )
-    .await;
+    let created = app
+        .call_with(
+            "POST",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            Some(json!({"name": "ci"})),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let second = created.json["token"].as_str().unwrap().to_owned();
     assert!(second.starts_with("slw_") && second.len() > 50, "{second}");
     assert_eq!(created.json["prefix"], &second[..12]);
 
-    let list = send(
-        &app,
-        "GET",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let list = app
+        .call_with(
+            "GET",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            None,
+        )
+        .await;
     assert_eq!(
         list.json["tokens"].as_array().unwrap().len(),
         2,
@@ -342,55 +299,50 @@ async fn tokens_are_shown_once_listed_by_prefix_and_revoked(pool: PgPool) {
     assert!(!list.text.contains(&second) && !list.text.contains(&first));
     assert_eq!(list.json["tokens"][0]["name"], "ci");
 
-    let invalid = send(
-        &app,
-        "POST",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        Some(json!({"name": ""})),
-    )
-    .await;
+    let invalid = app
+        .call_with(
+            "POST",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            Some(json!({"name": ""})),
+        )
+        .await;
     assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(invalid.json["error"]["field"], "name");
 
     // The second token revokes the first by prefix; the first stops working at once.
-    let revoke = send(
-        &app,
-        "DELETE",
-        &format!("/api/v1/tokens/{}", &first[..12]),
-        Some(("authorization", &bearer(&second))),
-        None,
-    )
-    .await;
+    let revoke = app
+        .call_with(
+            "DELETE",
+            &format!("/api/v1/tokens/{}", &first[..12]),
+            Some(("authorization", &bearer(&second))),
+            None,
+        )
+        .await;
     assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.text);
-    let gone = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let gone = app
+        .call_with("GET", "/api/v1/me", Some(("authorization", &auth)), None)
+        .await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
     // Another user's token cannot be revoked (or even seen) by prefix.
     let (_, other) = user_with_token(&pool, false).await;
-    let foreign = send(
-        &app,
-        "DELETE",
-        &format!("/api/v1/tokens/{}", &other[..12]),
-        Some(("authorization", &bearer(&second))),
-        None,
-    )
-    .await;
+    let foreign = app
+        .call_with(
+            "DELETE",
+            &format!("/api/v1/tokens/{}", &other[..12]),
+            Some(("authorization", &bearer(&second))),
+            None,
+        )
+        .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND);
-    let still = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &bearer(&other))),
-        None,
-    )
-    .await;
+    let still = app
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(("authorization", &bearer(&other))),
+            None,
+        )
+        .await;
     assert_eq!(still.status, StatusCode::OK);
 }
 
@@ -402,63 +354,63 @@ async fn only_admins_manage_users(pool: PgPool) {
     let as_admin = bearer(&admin);
     let as_plain = bearer(&plain);
 
-    let denied = send(
-        &app,
-        "POST",
-        "/api/v1/users",
-        Some(("authorization", &as_plain)),
-        Some(json!({"name": "mallory", "admin": true})),
-    )
-    .await;
+    let denied = app
+        .call_with(
+            "POST",
+            "/api/v1/users",
+            Some(("authorization", &as_plain)),
+            Some(json!({"name": "mallory", "admin": true})),
+        )
+        .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
-    let denied = send(
-        &app,
-        "GET",
-        "/api/v1/users",
-        Some(("authorization", &as_plain)),
-        None,
-    )
-    .await;
+    let denied = app
+        .call_with(
+            "GET",
+            "/api/v1/users",
+            Some(("authorization", &as_plain)),
+            None,
+        )
+        .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
 
-    let created = send(
-        &app,
-        "POST",
-        "/api/v1/users",
-        Some(("authorization", &as_admin)),
-        Some(json!({"name": "carol"})),
-    )
-    .await;
+    let created = app
+        .call_with(
+            "POST",
+            "/api/v1/users",
+            Some(("authorization", &as_admin)),
+            Some(json!({"name": "carol"})),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     assert_eq!(created.json["user"]["is_admin"], false);
     let carol = created.json["token"]["token"].as_str().unwrap();
-    let me = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &bearer(carol))),
-        None,
-    )
-    .await;
+    let me = app
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(("authorization", &bearer(carol))),
+            None,
+        )
+        .await;
     assert_eq!(me.json["name"], "carol");
 
-    let again = send(
-        &app,
-        "POST",
-        "/api/v1/users",
-        Some(("authorization", &as_admin)),
-        Some(json!({"name": "carol"})),
-    )
-    .await;
+    let again = app
+        .call_with(
+            "POST",
+            "/api/v1/users",
+            Some(("authorization", &as_admin)),
+            Some(json!({"name": "carol"})),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    let bad = send(
-        &app,
-        "POST",
-        "/api/v1/users",
-        Some(("authorization", &as_admin)),
-        Some(json!({"name": "Carol Smith"})),
-    )
-    .await;
+    let bad = app
+        .call_with(
+            "POST",
+            "/api/v1/users",
+            Some(("authorization", &as_admin)),
+            Some(json!({"name": "Carol Smith"})),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json["error"]["field"], "name");
 }
@@ -473,9 +425,9 @@ async fn the_dashboard_session_cookie_is_httponly_and_works_for_the_api(pool: Pg
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(format!("token={token}")))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let cookie = response.headers()[header::SET_COOKIE]
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER);
+    let cookie = response.headers[header::SET_COOKIE]
         .to_str()
         .unwrap()
         .to_owned();
@@ -484,9 +436,13 @@ async fn the_dashboard_session_cookie_is_httponly_and_works_for_the_api(pool: Pg
     }
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
     let pair = cookie.split(';').next().unwrap();
-    let apps = send(&app, "GET", "/api/v1/apps", Some(("cookie", pair)), None).await;
+    let apps = app
+        .call_with("GET", "/api/v1/apps", Some(("cookie", pair)), None)
+        .await;
     assert_eq!(apps.status, StatusCode::OK, "{}", apps.text);
-    let page = send(&app, "GET", "/", Some(("cookie", pair)), None).await;
+    let page = app
+        .call_with("GET", "/", Some(("cookie", pair)), None)
+        .await;
     assert_eq!(page.status, StatusCode::OK);
 
     let wrong = Request::builder()
@@ -495,9 +451,9 @@ async fn the_dashboard_session_cookie_is_httponly_and_works_for_the_api(pool: Pg
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from("token=slw_wrong"))
         .unwrap();
-    let response = app.clone().oneshot(wrong).await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(!response.headers().contains_key(header::SET_COOKIE));
+    let response = app.send(wrong).await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+    assert!(!response.headers.contains_key(header::SET_COOKIE));
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -508,8 +464,7 @@ async fn the_configured_admin_token_replaces_the_one_before_it(pool: PgPool) {
     let me = |t: String| {
         let app = app.clone();
         async move {
-            send(
-                &app,
+            app.call_with(
                 "GET",
                 "/api/v1/me",
                 Some(("authorization", &bearer(&t))),
@@ -550,14 +505,14 @@ async fn expire(pool: &PgPool, token: &str, at: chrono::DateTime<chrono::Utc>) {
     assert_eq!(done.rows_affected(), 1);
 }
 
-async fn sign_in(app: &Router, token: &str) -> axum::response::Response {
+async fn sign_in(app: &ApiClient, token: &str) -> Reply {
     let request = Request::builder()
         .method("POST")
         .uri("/login")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(format!("token={token}")))
         .unwrap();
-    app.clone().oneshot(request).await.unwrap()
+    app.send(request).await
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -568,14 +523,14 @@ async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
     let auth = bearer(&first);
 
     let before = Utc::now();
-    let created = send(
-        &app,
-        "POST",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        Some(json!({"name": "short", "expires_in": "2h"})),
-    )
-    .await;
+    let created = app
+        .call_with(
+            "POST",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            Some(json!({"name": "short", "expires_in": "2h"})),
+        )
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let expires_at: DateTime<Utc> = created.json["expires_at"]
         .as_str()
@@ -592,14 +547,14 @@ async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
     );
     let short = created.json["token"].as_str().unwrap().to_owned();
 
-    let list = send(
-        &app,
-        "GET",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let list = app
+        .call_with(
+            "GET",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            None,
+        )
+        .await;
     let tokens = list.json["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 2, "{}", list.text);
     assert_eq!(tokens[0]["name"], "short");
@@ -614,18 +569,18 @@ async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
 
     // Not yet expired: it works, for the API and for signing in to the dashboard, whose
     // cookie lasts no longer than the token.
-    let me = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &bearer(&short))),
-        None,
-    )
-    .await;
+    let me = app
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(("authorization", &bearer(&short))),
+            None,
+        )
+        .await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     let signed_in = sign_in(&app, &short).await;
-    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let cookie = signed_in.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let cookie = signed_in.headers[header::SET_COOKIE].to_str().unwrap();
     let max_age: i64 = cookie
         .split("; ")
         .find_map(|p| p.strip_prefix("Max-Age="))
@@ -639,13 +594,15 @@ async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
     let pair = cookie.split(';').next().unwrap().to_owned();
     // Without an expiry the cookie keeps its 30 days.
     let forever = sign_in(&app, &first).await;
-    let cookie = forever.headers()[header::SET_COOKIE].to_str().unwrap();
+    let cookie = forever.headers[header::SET_COOKIE].to_str().unwrap();
     assert!(cookie.contains("Max-Age=2592000"), "{cookie}");
 
     // Its time runs out.
     expire(&pool, &short, Utc::now() - Duration::minutes(5)).await;
     for (name, value) in [("authorization", bearer(&short)), ("cookie", pair.clone())] {
-        let refused = send(&app, "GET", "/api/v1/apps", Some((name, &value)), None).await;
+        let refused = app
+            .call_with("GET", "/api/v1/apps", Some((name, &value)), None)
+            .await;
         assert_eq!(
             refused.status,
             StatusCode::UNAUTHORIZED,
@@ -673,52 +630,53 @@ async fn a_token_made_with_expires_in_expires_then(pool: PgPool) {
         .header("idempotency-key", "expired-1")
         .body(Body::from("{}"))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::UNAUTHORIZED);
 
     // The dashboard sends its cookie's holder to sign in again, and will not take it.
-    let page = send(&app, "GET", "/", Some(("cookie", &pair)), None).await;
+    let page = app
+        .call_with("GET", "/", Some(("cookie", &pair)), None)
+        .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     assert_eq!(page.headers[header::LOCATION], "/login");
     let again = sign_in(&app, &short).await;
-    assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
-    assert!(!again.headers().contains_key(header::SET_COOKIE));
-    let body = again.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(!again.headers.contains_key(header::SET_COOKIE));
     assert!(
-        String::from_utf8_lossy(&body).contains("That token has expired."),
+        again.text.contains("That token has expired."),
         "the sign-in page says why"
     );
 
     // The token that never expires works on; the expired one stays listed, marked by its
     // past expires_at, until revoked.
-    let list = send(
-        &app,
-        "GET",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let list = app
+        .call_with(
+            "GET",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            None,
+        )
+        .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.text);
     assert_eq!(list.json["tokens"].as_array().unwrap().len(), 2);
-    let revoke = send(
-        &app,
-        "DELETE",
-        &format!("/api/v1/tokens/{}", &short[..12]),
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let revoke = app
+        .call_with(
+            "DELETE",
+            &format!("/api/v1/tokens/{}", &short[..12]),
+            Some(("authorization", &auth)),
+            None,
+        )
+        .await;
     assert_eq!(revoke.status, StatusCode::NO_CONTENT, "{}", revoke.text);
     // Revoked, it is refused as any unknown token is.
-    let gone = send(
-        &app,
-        "GET",
-        "/api/v1/me",
-        Some(("authorization", &bearer(&short))),
-        None,
-    )
-    .await;
+    let gone = app
+        .call_with(
+            "GET",
+            "/api/v1/me",
+            Some(("authorization", &bearer(&short))),
+            None,
+        )
+        .await;
     assert_eq!(
         gone.json["error"]["message"],
         "the token is invalid or has been revoked"
@@ -752,14 +710,14 @@ async fn expires_in_must_be_a_duration_from_a_minute_to_a_year(pool: PgPool) {
         json!("-1h"),
         json!(3600),
     ] {
-        let reply = send(
-            &app,
-            "POST",
-            "/api/v1/tokens",
-            Some(("authorization", &auth)),
-            Some(json!({"name": "x", "expires_in": bad})),
-        )
-        .await;
+        let reply = app
+            .call_with(
+                "POST",
+                "/api/v1/tokens",
+                Some(("authorization", &auth)),
+                Some(json!({"name": "x", "expires_in": bad})),
+            )
+            .await;
         assert_eq!(
             reply.status,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -773,25 +731,25 @@ async fn expires_in_must_be_a_duration_from_a_minute_to_a_year(pool: PgPool) {
         );
     }
     // Nothing was created by the refused requests.
-    let list = send(
-        &app,
-        "GET",
-        "/api/v1/tokens",
-        Some(("authorization", &auth)),
-        None,
-    )
-    .await;
+    let list = app
+        .call_with(
+            "GET",
+            "/api/v1/tokens",
+            Some(("authorization", &auth)),
+            None,
+        )
+        .await;
     assert_eq!(list.json["tokens"].as_array().unwrap().len(), 1);
     // The bounds themselves are allowed, and null means never.
     for good in [json!("1m"), json!("365d"), json!("90m"), Value::Null] {
-        let reply = send(
-            &app,
-            "POST",
-            "/api/v1/tokens",
-            Some(("authorization", &auth)),
-            Some(json!({"expires_in": good})),
-        )
-        .await;
+        let reply = app
+            .call_with(
+                "POST",
+                "/api/v1/tokens",
+                Some(("authorization", &auth)),
+                Some(json!({"expires_in": good})),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{good}: {}", reply.text);
         assert_eq!(
             reply.json["expires_at"].is_null(),

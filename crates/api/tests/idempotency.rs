@@ -3,52 +3,12 @@
 
 #![allow(clippy::unwrap_used)] // test helpers panic on purpose: a failed step fails the test
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use serde_json::{Value, json};
+use axum::http::{StatusCode, header};
+use serde_json::json;
 use slipway_api::{AppState, router};
 use slipway_core::Config;
 use slipway_store::PgPool;
-use slipway_testkit::user_with_token;
-use tower::ServiceExt;
-
-struct Reply {
-    status: StatusCode,
-    json: Value,
-    headers: axum::http::HeaderMap,
-}
-
-async fn post(
-    app: &Router,
-    token: &str,
-    uri: &str,
-    key: Option<(&str, &str)>,
-    body: Value,
-) -> Reply {
-    let mut request = Request::builder()
-        .method("POST")
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header(header::CONTENT_TYPE, "application/json");
-    if let Some((name, value)) = key {
-        request = request.header(name, value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_string())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        headers,
-    }
-}
+use slipway_testkit::{ApiClient, user_with_token};
 
 async fn count(pool: &PgPool, table: &str) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
@@ -63,12 +23,18 @@ async fn a_repeated_post_with_the_same_key_creates_nothing_new(pool: PgPool) {
     let app = router(AppState::new(pool.clone(), config));
     let (_, token) = user_with_token(&pool, false).await;
     let (_, other) = user_with_token(&pool, false).await;
+    let mine = ApiClient::with_token(app.clone(), &token);
+    let theirs = ApiClient::with_token(app, &other);
     let body = json!({"name": "once", "repo_url": "https://example.com/a/b.git"});
     let key = Some(("Idempotency-Key", "create-once-1"));
 
-    let first = post(&app, &token, "/api/v1/apps", key, body.clone()).await;
+    let first = mine
+        .call_with("POST", "/api/v1/apps", key, Some(body.clone()))
+        .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.json);
-    let again = post(&app, &token, "/api/v1/apps", key, body.clone()).await;
+    let again = mine
+        .call_with("POST", "/api/v1/apps", key, Some(body.clone()))
+        .await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.json);
     assert_eq!(again.json, first.json, "the first answer, again");
     assert_eq!(again.headers["idempotent-replayed"], "true");
@@ -81,7 +47,9 @@ async fn a_repeated_post_with_the_same_key_creates_nothing_new(pool: PgPool) {
 
     // The same key with another body is refused, naming the header.
     let changed = json!({"name": "twice", "repo_url": "https://example.com/a/b.git"});
-    let mismatch = post(&app, &token, "/api/v1/apps", key, changed).await;
+    let mismatch = mine
+        .call_with("POST", "/api/v1/apps", key, Some(changed))
+        .await;
     assert_eq!(
         mismatch.status,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -93,29 +61,31 @@ async fn a_repeated_post_with_the_same_key_creates_nothing_new(pool: PgPool) {
 
     // X-Request-ID works the same; a deployment is queued once.
     let deploy = Some(("X-Request-ID", "deploy-7"));
-    let d1 = post(
-        &app,
-        &token,
-        "/api/v1/apps/once/deployments",
-        deploy,
-        json!({}),
-    )
-    .await;
-    let d2 = post(
-        &app,
-        &token,
-        "/api/v1/apps/once/deployments",
-        deploy,
-        json!({}),
-    )
-    .await;
+    let d1 = mine
+        .call_with(
+            "POST",
+            "/api/v1/apps/once/deployments",
+            deploy,
+            Some(json!({})),
+        )
+        .await;
+    let d2 = mine
+        .call_with(
+            "POST",
+            "/api/v1/apps/once/deployments",
+            deploy,
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(d1.status, StatusCode::CREATED, "{}", d1.json);
     assert_eq!(d1.json["id"], d2.json["id"]);
     assert_eq!(count(&pool, "deployments").await, 2);
 
     // Keys are per user: another user's identical key is theirs alone (and their
     // request is answered for them: this app name is taken, a 409).
-    let theirs = post(&app, &other, "/api/v1/apps", key, body.clone()).await;
+    let theirs = theirs
+        .call_with("POST", "/api/v1/apps", key, Some(body.clone()))
+        .await;
     assert_eq!(theirs.status, StatusCode::CONFLICT, "{}", theirs.json);
     assert!(!theirs.headers.contains_key("idempotent-replayed"));
 
@@ -124,26 +94,26 @@ async fn a_repeated_post_with_the_same_key_creates_nothing_new(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap();
-    let d3 = post(
-        &app,
-        &token,
-        "/api/v1/apps/once/deployments",
-        deploy,
-        json!({}),
-    )
-    .await;
+    let d3 = mine
+        .call_with(
+            "POST",
+            "/api/v1/apps/once/deployments",
+            deploy,
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(d3.status, StatusCode::CREATED);
     assert_ne!(d3.json["id"], d1.json["id"]);
 
     // Without a key nothing is remembered; a malformed key is a 422 naming the header.
-    let bad = post(
-        &app,
-        &token,
-        "/api/v1/apps/once/deployments",
-        Some(("Idempotency-Key", "has spaces in it")),
-        json!({}),
-    )
-    .await;
+    let bad = mine
+        .call_with(
+            "POST",
+            "/api/v1/apps/once/deployments",
+            Some(("Idempotency-Key", "has spaces in it")),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(bad.json["error"]["field"], "idempotency-key");
 }

@@ -6,15 +6,11 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use serde_json::Value;
+use axum::http::{StatusCode, header};
 use slipway_api::{AppState, router};
 use slipway_core::Config;
 use slipway_store::PgPool;
-use slipway_testkit::user_with_token;
-use tower::ServiceExt;
+use slipway_testkit::{ApiClient, Reply, user_with_token};
 
 fn api(pool: PgPool, tweak: impl FnOnce(&mut Config)) -> Router {
     let mut config = Config::for_tests("unused", "slipway-test-limits", std::env::temp_dir());
@@ -22,24 +18,11 @@ fn api(pool: PgPool, tweak: impl FnOnce(&mut Config)) -> Router {
     router(AppState::new(pool, config))
 }
 
-async fn get(app: &Router, uri: &str, token: &str) -> (StatusCode, Option<String>, Value) {
-    let request = Request::builder()
-        .uri(uri)
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let retry = response
-        .headers()
+fn retry_after(reply: &Reply) -> Option<String> {
+    reply
+        .headers
         .get(header::RETRY_AFTER)
-        .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        retry,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+        .map(|v| v.to_str().unwrap().to_owned())
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
@@ -48,13 +31,14 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_do_not(pool:
     let app = api(pool.clone(), |c| c.rate_limit = 60);
     let (_, busy) = user_with_token(&pool, false).await;
     let (_, calm) = user_with_token(&pool, false).await;
+    let busy = ApiClient::with_token(app.clone(), &busy);
     let mut statuses = Vec::new();
     let mut limited = None;
     for _ in 0..30 {
-        let (status, retry, body) = get(&app, "/api/v1/apps", &busy).await;
-        statuses.push(status.as_u16());
-        if status == StatusCode::TOO_MANY_REQUESTS && limited.is_none() {
-            limited = Some((retry, body));
+        let reply = busy.get("/api/v1/apps").await;
+        statuses.push(reply.status.as_u16());
+        if reply.status == StatusCode::TOO_MANY_REQUESTS && limited.is_none() {
+            limited = Some((retry_after(&reply), reply.json));
         }
     }
     let ok = statuses.iter().filter(|s| **s == 200).count();
@@ -64,14 +48,11 @@ async fn a_token_over_its_rate_gets_429_with_retry_after_and_others_do_not(pool:
     assert!((1..=2).contains(&seconds), "{seconds}");
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
     // Another token has its own allowance.
-    assert_eq!(get(&app, "/api/v1/apps", &calm).await.0, StatusCode::OK);
+    let calm = ApiClient::with_token(app.clone(), &calm);
+    assert_eq!(calm.get("/api/v1/apps").await.status, StatusCode::OK);
     // Health is not an API call and is never limited.
-    let request = Request::builder()
-        .uri("/health")
-        .body(Body::empty())
-        .unwrap();
     assert_eq!(
-        app.clone().oneshot(request).await.unwrap().status(),
+        ApiClient::new(app).get("/health").await.status,
         StatusCode::OK
     );
 }
@@ -83,8 +64,9 @@ async fn a_request_over_the_time_limit_is_a_json_503(pool: PgPool) {
         c.request_timeout = Duration::from_nanos(1)
     });
     let (_, token) = user_with_token(&pool, false).await;
-    let (status, retry, body) = get(&app, "/api/v1/apps", &token).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let reply = ApiClient::with_token(app, &token).get("/api/v1/apps").await;
+    let body = &reply.json;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "timeout", "{body}");
-    assert_eq!(retry.as_deref(), Some("1"));
+    assert_eq!(retry_after(&reply).as_deref(), Some("1"));
 }

@@ -5,39 +5,23 @@
 
 use std::collections::BTreeSet;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::StatusCode;
 use serde_json::Value;
 use slipway_api::{AppState, router};
 use slipway_core::Config;
 use slipway_store::PgPool;
-use tower::ServiceExt;
+use slipway_testkit::{ApiClient, Reply};
 
 /// The API as an admin's client sees it.
-async fn api(pool: PgPool) -> Router {
+async fn api(pool: PgPool) -> ApiClient {
     let config = Config::for_tests("unused", "slipway-test-openapi", std::env::temp_dir());
-    slipway_testkit::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
-}
-
-async fn send(app: &Router, method: &str, uri: &str, body: Option<&str>) -> (StatusCode, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_owned())))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    ApiClient::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
     let app = api(pool).await;
-    let (status, text) = send(&app, "GET", "/api/v1/openapi.json", None).await;
+    let Reply { status, text, .. } = app.call("GET", "/api/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert!(
@@ -98,7 +82,7 @@ async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
             .replace("{app}", "no-such-app")
             .replace("{id}", "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b");
         let body = matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some("{}");
-        let (status, text) = send(&app, method, &uri, body).await;
+        let Reply { status, text, .. } = app.call(method, &uri, body).await;
         assert_ne!(
             status,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -182,6 +166,52 @@ fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
     }
 }
 
+#[test]
+fn every_list_documents_its_paging() {
+    let doc = serde_json::to_value(slipway_api::openapi_document()).unwrap();
+    let lists = [
+        ("/api/v1/apps", "AppList"),
+        ("/api/v1/apps/{app}/deployments", "DeploymentList"),
+        ("/api/v1/tokens", "TokenList"),
+        ("/api/v1/users", "UserList"),
+    ];
+    for (path, schema) in lists {
+        let op = &doc["paths"][path]["get"];
+        let params: Vec<(&str, &str)> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+            .collect();
+        for name in ["limit", "cursor"] {
+            assert!(params.contains(&(name, "query")), "{path}: {params:?}");
+        }
+        let limit = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(
+            (&limit["schema"]["minimum"], &limit["schema"]["maximum"]),
+            (&Value::from(1), &Value::from(1000)),
+            "{path}: {limit}"
+        );
+        assert!(op["responses"].get("422").is_some(), "{path} lacks 422");
+        let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(ok, &format!("#/components/schemas/{schema}"), "{path}");
+        let next = &doc["components"]["schemas"][schema]["properties"]["next_cursor"];
+        assert!(next.is_object(), "{schema} documents no next_cursor");
+        assert!(
+            doc["components"]["schemas"][schema]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("next_cursor")),
+            "{schema}: next_cursor is always there, null on the last page"
+        );
+    }
+}
+
 fn collect_refs(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
@@ -201,14 +231,20 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn the_interactive_docs_are_served_without_the_internet(pool: PgPool) {
     let app = api(pool).await;
-    let (status, html) = send(&app, "GET", "/docs/", None).await;
+    let Reply {
+        status, text: html, ..
+    } = app.call("GET", "/docs/", None).await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.to_lowercase().contains("swagger"), "{html}");
     assert!(!html.contains("src=\"http"), "assets must be local: {html}");
-    let (status, init) = send(&app, "GET", "/docs/swagger-initializer.js", None).await;
+    let Reply {
+        status, text: init, ..
+    } = app.call("GET", "/docs/swagger-initializer.js", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
-    let (status, js) = send(&app, "GET", "/docs/swagger-ui-bundle.js", None).await;
+    let Reply {
+        status, text: js, ..
+    } = app.call("GET", "/docs/swagger-ui-bundle.js", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(js.len() > 100_000, "the bundle is served from the binary");
 }

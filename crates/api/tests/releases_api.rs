@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -15,7 +14,7 @@ use slipway_core::Config;
 use slipway_docker::DockerClient;
 use slipway_engine::{Context, Worker};
 use slipway_store::PgPool;
-use slipway_testkit::{TestRepo, web_app_files_with_spec};
+use slipway_testkit::{ApiClient, Reply, TestRepo, web_app_files_with_spec};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -31,39 +30,19 @@ fn config() -> Config {
 }
 
 /// The API as an admin's client sees it.
-async fn api(pool: PgPool, config: Config) -> Router {
-    slipway_testkit::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
+async fn api(pool: PgPool, config: Config) -> ApiClient {
+    ApiClient::as_admin(&pool, router(AppState::new(pool.clone(), config))).await
 }
 
-async fn call(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, json, text)
+fn assert_invalid(got: &Reply, field: &str) {
+    assert_eq!(got.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.text);
+    assert_eq!(got.json["error"]["field"], field, "{}", got.text);
 }
 
-fn assert_invalid(got: &(StatusCode, Value, String), field: &str) {
-    assert_eq!(got.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.2);
-    assert_eq!(got.1["error"]["field"], field, "{}", got.2);
-}
-
-async fn create_app(api: &Router) -> String {
+async fn create_app(api: &ApiClient) -> String {
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let body = json!({"name": name, "repo_url": "https://example.com/a/b.git"});
-    let (status, _, text) = call(api, "POST", "/api/v1/apps", Some(body)).await;
+    let Reply { status, text, .. } = api.call_json("POST", "/api/v1/apps", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     name
 }
@@ -75,70 +54,76 @@ async fn config_vars_are_validated_masked_revealed_merged_and_replaced(pool: PgP
     let path = format!("/api/v1/apps/{app}/config");
 
     assert_invalid(
-        &call(&api, "PATCH", &path, Some(json!({"1BAD": "x"}))).await,
+        &api.call_json("PATCH", &path, Some(json!({"1BAD": "x"})))
+            .await,
         "1BAD",
     );
     assert_invalid(
-        &call(&api, "PATCH", &path, Some(json!({"PORT": "1"}))).await,
+        &api.call_json("PATCH", &path, Some(json!({"PORT": "1"})))
+            .await,
         "PORT",
     );
     assert_invalid(
-        &call(&api, "PATCH", &path, Some(json!({"SLIPWAY_X": "1"}))).await,
+        &api.call_json("PATCH", &path, Some(json!({"SLIPWAY_X": "1"})))
+            .await,
         "SLIPWAY_X",
     );
     assert_invalid(
-        &call(&api, "PATCH", &path, Some(json!({"A": 5}))).await,
+        &api.call_json("PATCH", &path, Some(json!({"A": 5}))).await,
         "A",
     );
-    let not_object = call(&api, "PATCH", &path, Some(json!(["A"]))).await;
+    let not_object = api.call_json("PATCH", &path, Some(json!(["A"]))).await;
     assert_eq!(
-        not_object.0,
+        not_object.status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "{}",
-        not_object.2
+        not_object.text
     );
-    assert_eq!(not_object.1["error"]["code"], "invalid_body");
+    assert_eq!(not_object.json["error"]["code"], "invalid_body");
     assert_invalid(
-        &call(&api, "GET", &format!("{path}?reveal=maybe"), None).await,
+        &api.call_json("GET", &format!("{path}?reveal=maybe"), None)
+            .await,
         "reveal",
     );
 
-    let (status, body, text) = call(
-        &api,
-        "PATCH",
-        &path,
-        Some(json!({"A": "1", "B": "two words"})),
-    )
-    .await;
+    let Reply {
+        status,
+        json: body,
+        text,
+        ..
+    } = api
+        .call_json("PATCH", &path, Some(json!({"A": "1", "B": "two words"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(body["config"], json!({"A": "********", "B": "********"}));
     // The first deployment has not released yet: it will carry the change.
     assert!(body["release"].is_null());
     assert!(body["applies_to"].is_string(), "{text}");
 
-    let revealed = call(&api, "GET", &format!("{path}?reveal=true"), None)
+    let revealed = api
+        .call_json("GET", &format!("{path}?reveal=true"), None)
         .await
-        .1;
+        .json;
     assert_eq!(revealed["config"], json!({"A": "1", "B": "two words"}));
     assert_eq!(revealed["revealed"], true);
 
-    let merged = call(
-        &api,
-        "PATCH",
-        &format!("{path}?reveal=true"),
-        Some(json!({"A": null, "C": "3"})),
-    )
-    .await
-    .1;
+    let merged = api
+        .call_json(
+            "PATCH",
+            &format!("{path}?reveal=true"),
+            Some(json!({"A": null, "C": "3"})),
+        )
+        .await
+        .json;
     assert_eq!(merged["config"], json!({"B": "two words", "C": "3"}));
-    let replaced = call(
-        &api,
-        "PUT",
-        &format!("{path}?reveal=true"),
-        Some(json!({"D": "4"})),
-    )
-    .await
-    .1;
+    let replaced = api
+        .call_json(
+            "PUT",
+            &format!("{path}?reveal=true"),
+            Some(json!({"D": "4"})),
+        )
+        .await
+        .json;
     assert_eq!(replaced["config"], json!({"D": "4"}));
 
     let raw: Vec<Vec<u8>> = sqlx::query_scalar("SELECT sealed FROM config_vars")
@@ -157,25 +142,25 @@ async fn without_a_secret_key_config_vars_cannot_be_set(pool: PgPool) {
     c.secret_key = None;
     let api = api(pool, c).await;
     let app = create_app(&api).await;
-    let got = call(
-        &api,
-        "PATCH",
-        &format!("/api/v1/apps/{app}/config"),
-        Some(json!({"A": "1"})),
-    )
-    .await;
-    assert_eq!(got.0, StatusCode::SERVICE_UNAVAILABLE, "{}", got.2);
+    let got = api
+        .call_json(
+            "PATCH",
+            &format!("/api/v1/apps/{app}/config"),
+            Some(json!({"A": "1"})),
+        )
+        .await;
+    assert_eq!(got.status, StatusCode::SERVICE_UNAVAILABLE, "{}", got.text);
     assert!(
-        got.1["error"]["message"]
+        got.json["error"]["message"]
             .as_str()
             .unwrap()
             .contains("SLIPWAY_SECRET_KEY")
     );
     // Reading the (empty, masked) set needs no key.
     assert_eq!(
-        call(&api, "GET", &format!("/api/v1/apps/{app}/config"), None)
+        api.call_json("GET", &format!("/api/v1/apps/{app}/config"), None)
             .await
-            .0,
+            .status,
         StatusCode::OK
     );
 }
@@ -186,96 +171,93 @@ async fn scaling_rollback_and_cancel_validate_their_input(pool: PgPool) {
     let app = create_app(&api).await;
     let processes = format!("/api/v1/apps/{app}/processes");
     assert_invalid(
-        &call(&api, "PATCH", &processes, Some(json!({"worker": 1}))).await,
+        &api.call_json("PATCH", &processes, Some(json!({"worker": 1})))
+            .await,
         "worker",
     );
     assert_invalid(
-        &call(&api, "PATCH", &processes, Some(json!({"web": -1}))).await,
+        &api.call_json("PATCH", &processes, Some(json!({"web": -1})))
+            .await,
         "web",
     );
     assert_invalid(
-        &call(&api, "PATCH", &processes, Some(json!({"web": 21}))).await,
+        &api.call_json("PATCH", &processes, Some(json!({"web": 21})))
+            .await,
         "web",
     );
     assert_invalid(
-        &call(&api, "PATCH", &processes, Some(json!({"web": "3"}))).await,
+        &api.call_json("PATCH", &processes, Some(json!({"web": "3"})))
+            .await,
         "web",
     );
     assert_invalid(
-        &call(&api, "PATCH", &processes, Some(json!({}))).await,
+        &api.call_json("PATCH", &processes, Some(json!({}))).await,
         "processes",
     );
-    let (status, body, text) = call(&api, "PATCH", &processes, Some(json!({"web": 3}))).await;
+    let Reply {
+        status,
+        json: body,
+        text,
+        ..
+    } = api
+        .call_json("PATCH", &processes, Some(json!({"web": 3})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(body["processes"]["web"]["replicas"], 3);
     assert_eq!(body["processes"]["web"]["routed"], true);
-    let shown = call(&api, "GET", &format!("/api/v1/apps/{app}"), None)
+    let shown = api
+        .call_json("GET", &format!("/api/v1/apps/{app}"), None)
         .await
-        .1;
+        .json;
     assert_eq!(shown["scale"], json!({"web": 3}));
 
     let rollback = format!("/api/v1/apps/{app}/rollback");
-    let got = call(&api, "POST", &rollback, Some(json!({}))).await;
-    assert_eq!(got.0, StatusCode::CONFLICT, "{}", got.2);
+    let got = api.call_json("POST", &rollback, Some(json!({}))).await;
+    assert_eq!(got.status, StatusCode::CONFLICT, "{}", got.text);
     assert_invalid(
-        &call(
-            &api,
-            "POST",
-            &rollback,
-            Some(json!({"deployment_id": "nope"})),
-        )
-        .await,
+        &api.call_json("POST", &rollback, Some(json!({"deployment_id": "nope"})))
+            .await,
         "deployment_id",
     );
     let stranger = Uuid::now_v7();
     assert_invalid(
-        &call(
-            &api,
-            "POST",
-            &rollback,
-            Some(json!({"deployment_id": stranger})),
-        )
-        .await,
+        &api.call_json("POST", &rollback, Some(json!({"deployment_id": stranger})))
+            .await,
         "deployment_id",
     );
 
-    let deployments = call(
-        &api,
-        "GET",
-        &format!("/api/v1/apps/{app}/deployments"),
-        None,
-    )
-    .await
-    .1;
+    let deployments = api
+        .call_json("GET", &format!("/api/v1/apps/{app}/deployments"), None)
+        .await
+        .json;
     let pending = deployments["deployments"][0]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_invalid(
-        &call(
-            &api,
-            "POST",
-            &rollback,
-            Some(json!({"deployment_id": pending})),
-        )
-        .await,
+        &api.call_json("POST", &rollback, Some(json!({"deployment_id": pending})))
+            .await,
         "deployment_id",
     );
     let cancel = format!("/api/v1/deployments/{pending}/cancel");
-    let (status, body, text) = call(&api, "POST", &cancel, None).await;
+    let Reply {
+        status,
+        json: body,
+        text,
+        ..
+    } = api.call_json("POST", &cancel, None).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(body["status"], "cancelled");
-    let again = call(&api, "POST", &cancel, None).await;
-    assert_eq!(again.0, StatusCode::CONFLICT, "{}", again.2);
+    let again = api.call_json("POST", &cancel, None).await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(
-        call(
-            &api,
+        api.call_json(
             "POST",
             &format!("/api/v1/deployments/{}/cancel", Uuid::now_v7()),
             None
         )
         .await
-        .0,
+        .status,
         StatusCode::NOT_FOUND
     );
 }
@@ -286,9 +268,10 @@ async fn the_app_url_is_https_when_acme_is_on(pool: PgPool) {
     c.acme_email = Some("ops@example.com".into());
     let api = api(pool, c).await;
     let app = create_app(&api).await;
-    let shown = call(&api, "GET", &format!("/api/v1/apps/{app}"), None)
+    let shown = api
+        .call_json("GET", &format!("/api/v1/apps/{app}"), None)
         .await
-        .1;
+        .json;
     assert_eq!(shown["url"], format!("https://{app}.localhost"), "{shown}");
 }
 
@@ -320,14 +303,20 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     let repo = TestRepo::with_files(web_app_files_with_spec("logs", Some(LOGGING_WEB)));
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let body = json!({"name": name, "repo_url": repo.url()});
-    let (status, created, text) = call(&api, "POST", "/api/v1/apps", Some(body)).await;
+    let Reply {
+        status,
+        json: created,
+        text,
+        ..
+    } = api.call_json("POST", "/api/v1/apps", Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let id = created["deployment"]["id"].as_str().unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
-        let d = call(&api, "GET", &format!("/api/v1/deployments/{id}"), None)
+        let d = api
+            .call_json("GET", &format!("/api/v1/deployments/{id}"), None)
             .await
-            .1;
+            .json;
         if d["status"] == "running" {
             break;
         }
@@ -336,7 +325,12 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let logs = format!("/api/v1/apps/{name}/logs");
-    let (status, body, text) = call(&api, "GET", &logs, None).await;
+    let Reply {
+        status,
+        json: body,
+        text,
+        ..
+    } = api.call_json("GET", &logs, None).await;
     assert_eq!(status, StatusCode::OK, "{text}");
     let lines = body["lines"].as_array().unwrap();
     let web_line = lines
@@ -361,35 +355,41 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
             .any(|l| l["line"] == "started-worker" && l["process"] == "worker")
     );
 
-    let only_worker = call(&api, "GET", &format!("{logs}?process=worker"), None)
+    let only_worker = api
+        .call_json("GET", &format!("{logs}?process=worker"), None)
         .await
-        .1;
+        .json;
     let only: Vec<&Value> = only_worker["lines"].as_array().unwrap().iter().collect();
     assert!(
         !only.is_empty() && only.iter().all(|l| l["process"] == "worker"),
         "{only_worker}"
     );
-    let one = call(&api, "GET", &format!("{logs}?tail=1"), None).await.1;
+    let one = api
+        .call_json("GET", &format!("{logs}?tail=1"), None)
+        .await
+        .json;
     assert_eq!(one["lines"].as_array().unwrap().len(), 1);
-    let future = call(
-        &api,
-        "GET",
-        &format!("{logs}?since={}", chrono::Utc::now().timestamp() + 3600),
-        None,
-    )
-    .await
-    .1;
+    let future = api
+        .call_json(
+            "GET",
+            &format!("{logs}?since={}", chrono::Utc::now().timestamp() + 3600),
+            None,
+        )
+        .await
+        .json;
     assert_eq!(future["lines"], json!([]));
     assert_invalid(
-        &call(&api, "GET", &format!("{logs}?tail=0"), None).await,
+        &api.call_json("GET", &format!("{logs}?tail=0"), None).await,
         "tail",
     );
     assert_invalid(
-        &call(&api, "GET", &format!("{logs}?since=yesterday-ish"), None).await,
+        &api.call_json("GET", &format!("{logs}?since=yesterday-ish"), None)
+            .await,
         "since",
     );
     assert_invalid(
-        &call(&api, "GET", &format!("{logs}?colour=red"), None).await,
+        &api.call_json("GET", &format!("{logs}?colour=red"), None)
+            .await,
         "colour",
     );
 
@@ -398,7 +398,7 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
         .uri(format!("{logs}?follow=true&process=web"))
         .body(Body::empty())
         .unwrap();
-    let response = api.clone().oneshot(request).await.unwrap();
+    let response = api.router().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
     let mut seen = String::new();
@@ -417,9 +417,9 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     assert!(seen.contains("event: line"), "{seen}");
 
     assert_eq!(
-        call(&api, "DELETE", &format!("/api/v1/apps/{name}"), None)
+        api.call_json("DELETE", &format!("/api/v1/apps/{name}"), None)
             .await
-            .0,
+            .status,
         StatusCode::NO_CONTENT
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);

@@ -289,10 +289,14 @@ async fn rollback_serves_the_previous_release_again_without_a_build(pool: PgPool
     let one = if one.kind == Kind::Config {
         one
     } else {
-        let list = deployments::list_for_app(&env.pool, app.id, 10)
+        let first_ten = slipway_store::page::PageRequest::first(10).unwrap();
+        let list = deployments::list_for_app(&env.pool, app.id, &first_ten)
             .await
             .unwrap();
-        list.into_iter().find(|d| d.kind == Kind::Config).unwrap()
+        list.items
+            .into_iter()
+            .find(|d| d.kind == Kind::Config)
+            .unwrap()
     };
     let one = env.wait_running(one.id).await;
     repo.commit_owned("v2", &web_app_files_with_spec("page two", None));

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::StoreError;
 use crate::deployments::{self, DeploymentRow};
 pub use crate::owner::Owner;
+use crate::page::{Cursor, Page, PageRequest, keyset};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AppRow {
@@ -73,17 +74,30 @@ pub async fn create(
     Ok((row, deployment))
 }
 
-pub async fn list(pool: &PgPool, owner: Owner) -> Result<Vec<AppRow>, StoreError> {
-    Ok(sqlx::query_as(concat!(
+/// A page of the live apps `owner` may see, newest first.
+pub async fn list(
+    pool: &PgPool,
+    owner: Owner,
+    page: &PageRequest,
+) -> Result<Page<AppRow>, StoreError> {
+    let (after_at, after_id) = page.after_key();
+    let rows = sqlx::query_as(concat!(
         "SELECT ",
         app_columns!(),
         " FROM apps
-         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)
-         ORDER BY name"
+         WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR owner_id = $1)",
+        keyset!("", "$2", "$3", "$4")
     ))
     .bind(owner.id())
+    .bind(after_at)
+    .bind(after_id)
+    .bind(page.fetch_limit())
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(Page::from_rows(rows, page, |a: &AppRow| Cursor {
+        created_at: a.created_at,
+        id: a.id,
+    }))
 }
 
 /// Looks an app up by id or by name, as the API's `{app}` path segment allows both.

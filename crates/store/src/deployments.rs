@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::owner::{self, Owner};
+use crate::page::{Cursor, Page, PageRequest, keyset};
 use crate::{StoreError, events};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -168,22 +169,30 @@ pub async fn status(pool: &PgPool, id: Uuid) -> Result<DeploymentStatus, StoreEr
         .ok_or(StoreError::NotFound)
 }
 
-/// Newest first.
+/// A page of the app's deployments, newest first.
 pub async fn list_for_app(
     pool: &PgPool,
     app_id: Uuid,
-    limit: i64,
-) -> Result<Vec<DeploymentRow>, StoreError> {
-    Ok(sqlx::query_as(concat!(
+    page: &PageRequest,
+) -> Result<Page<DeploymentRow>, StoreError> {
+    let (after_at, after_id) = page.after_key();
+    let rows = sqlx::query_as(concat!(
         "SELECT ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2"
+         WHERE d.app_id = $1",
+        keyset!("d.", "$2", "$3", "$4")
     ))
     .bind(app_id)
-    .bind(limit)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(page.fetch_limit())
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(Page::from_rows(rows, page, |d: &DeploymentRow| Cursor {
+        created_at: d.created_at,
+        id: d.id,
+    }))
 }
 
 /// Cancels every queued or in-flight deployment of an app. Workers notice at their next

@@ -14,6 +14,7 @@ pub mod images;
 pub mod lease;
 pub mod logs;
 pub mod owner;
+pub mod page;
 pub mod queue;
 pub mod users;
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::StoreError;
 use crate::owner::Owner;
+use crate::page::{Cursor, Page, PageRequest, keyset};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -133,24 +134,47 @@ pub async fn add_token(
     insert_token(&mut conn, user_id, name, token, lifetime).await
 }
 
-pub async fn list(pool: &PgPool) -> Result<Vec<UserRow>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT id, name, is_admin, created_at FROM users ORDER BY name")
-            .fetch_all(pool)
-            .await?,
-    )
+/// A page of every user, newest first.
+pub async fn list(pool: &PgPool, page: &PageRequest) -> Result<Page<UserRow>, StoreError> {
+    let (after_at, after_id) = page.after_key();
+    let rows = sqlx::query_as(concat!(
+        "SELECT id, name, is_admin, created_at FROM users WHERE true",
+        keyset!("", "$1", "$2", "$3")
+    ))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(page.fetch_limit())
+    .fetch_all(pool)
+    .await?;
+    Ok(Page::from_rows(rows, page, |u: &UserRow| Cursor {
+        created_at: u.created_at,
+        id: u.id,
+    }))
 }
 
-/// The user's unrevoked tokens, newest first. Expired ones are included, with their
-/// `expires_at` in the past, so that a user can see why a client stopped working.
-pub async fn tokens(pool: &PgPool, user_id: Uuid) -> Result<Vec<TokenRow>, StoreError> {
-    Ok(sqlx::query_as(
+/// A page of the user's unrevoked tokens, newest first. Expired ones are included, with
+/// their `expires_at` in the past, so that a user can see why a client stopped working.
+pub async fn tokens(
+    pool: &PgPool,
+    user_id: Uuid,
+    page: &PageRequest,
+) -> Result<Page<TokenRow>, StoreError> {
+    let (after_at, after_id) = page.after_key();
+    let rows = sqlx::query_as(concat!(
         "SELECT id, user_id, prefix, name, created_at, last_used_at, expires_at FROM api_tokens
-         WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
-    )
+         WHERE user_id = $1 AND revoked_at IS NULL",
+        keyset!("", "$2", "$3", "$4")
+    ))
     .bind(user_id)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(page.fetch_limit())
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(Page::from_rows(rows, page, |t: &TokenRow| Cursor {
+        created_at: t.created_at,
+        id: t.id,
+    }))
 }
 
 /// Revokes one of the user's tokens, named by id, prefix or its whole text. A prefix

@@ -1,12 +1,14 @@
 //! Helpers shared by Slipway's tests: git fixtures, a registry-free web app, HTTP and
 //! Docker conveniences. A dev-dependency only.
 
+mod api;
 mod auth;
 mod fixtures;
 mod git;
 mod net;
 mod pg;
 
+pub use api::{ApiClient, Reply};
 pub use auth::{as_admin, database_url_of, user_with_token, with_token};
 pub use fixtures::{
     ENV_CGI, WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile,

@@ -9,6 +9,7 @@ use crate::error::{CliError, Result};
 use crate::follow::follow;
 use crate::models::App;
 use crate::output::{self, or_dash, table, time};
+use crate::pages;
 
 pub async fn run(client: &Client, command: AppsCommand) -> Result<()> {
     match command {
@@ -40,8 +41,8 @@ pub async fn run(client: &Client, command: AppsCommand) -> Result<()> {
             }
             follow(client, &deployment.id).await
         }
-        AppsCommand::List { json } => {
-            let value = client.get("/api/v1/apps").await?;
+        AppsCommand::List { json, limit } => {
+            let value = pages::collect(client, "/api/v1/apps", "apps", limit).await?;
             if json {
                 output::json(&value);
                 return Ok(());

@@ -6,13 +6,13 @@ use crate::commands::segment;
 use crate::error::Result;
 use crate::models::Deployment;
 use crate::output::{self, or_dash, table, time};
+use crate::pages;
 
 pub async fn run(client: &Client, command: DeploymentsCommand) -> Result<()> {
     match command {
-        DeploymentsCommand::List { app, json } => {
-            let value = client
-                .get(&format!("/api/v1/apps/{}/deployments", segment(&app.app)?))
-                .await?;
+        DeploymentsCommand::List { app, json, limit } => {
+            let path = format!("/api/v1/apps/{}/deployments", segment(&app.app)?);
+            let value = pages::collect(client, &path, "deployments", limit).await?;
             if json {
                 output::json(&value);
                 return Ok(());

@@ -9,6 +9,7 @@ use crate::client::Client;
 use crate::commands::segment;
 use crate::error::Result;
 use crate::output::{self, table};
+use crate::pages;
 
 fn text(value: &Value, key: &str) -> String {
     match &value[key] {
@@ -60,8 +61,8 @@ pub async fn whoami(client: &Client, json: bool) -> Result<()> {
 
 pub async fn tokens(client: &Client, command: TokensCommand) -> Result<()> {
     match command {
-        TokensCommand::List { json } => {
-            let value = client.get("/api/v1/tokens").await?;
+        TokensCommand::List { json, limit } => {
+            let value = pages::collect(client, "/api/v1/tokens", "tokens", limit).await?;
             if json {
                 output::json(&value);
             } else {
@@ -130,8 +131,8 @@ pub async fn tokens(client: &Client, command: TokensCommand) -> Result<()> {
 
 pub async fn users(client: &Client, command: UsersCommand) -> Result<()> {
     match command {
-        UsersCommand::List { json } => {
-            let value = client.get("/api/v1/users").await?;
+        UsersCommand::List { json, limit } => {
+            let value = pages::collect(client, "/api/v1/users", "users", limit).await?;
             if json {
                 output::json(&value);
             } else {

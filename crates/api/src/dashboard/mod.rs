@@ -12,15 +12,19 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
 use slipway_store::apps::{self, AppRow};
+use slipway_store::page::{Page, PageRequest};
 use slipway_store::{config_vars, deployments, events};
 
 use self::session::Viewer;
-use crate::routes::processes_of;
+use crate::error::OrNotFound;
+use crate::paging::{PageParams, Paged};
+use crate::views::processes::{ProcessesView, view as processes_of};
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
 
-/// How many deployments an app page's timeline shows.
-const TIMELINE: i64 = 20;
+/// How many deployments an app page's timeline shows: the recent ones, which is what the
+/// page is for; the whole history is the API's and the CLI's.
+const TIMELINE: u32 = 20;
 
 /// A failed page is still a page: the status and the message, readable in a browser.
 pub(crate) struct PageError(ApiError);
@@ -37,22 +41,27 @@ impl IntoResponse for PageError {
     }
 }
 
-/// The apps, each with its newest deployment's status and its URL.
-#[utoipa::path(get, path = "/", tag = "dashboard", security(()),
+/// The apps, newest first, each with its newest deployment's status and its URL; a page
+/// of 100 with a link to the next, rather than every app: a page a person scans, and
+/// one whose rendering time does not grow with the number of apps.
+#[utoipa::path(get, path = "/", tag = "dashboard", security(()), params(PageParams),
     responses((status = 200, description = "The dashboard: every app", content_type = "text/html", body = String),
         (status = 303, description = "Not signed in: to /login"),
+        (status = 422, description = "Invalid `limit` or `cursor`", content_type = "text/html", body = String),
         (status = 503, description = "The database is unavailable", content_type = "text/html", body = String)))]
 pub async fn index(
     State(state): State<AppState>,
     Viewer(viewer): Viewer,
+    paged: Result<Paged, ApiError>,
 ) -> Result<Markup, PageError> {
-    let apps = apps::list(&state.pool, viewer.owner())
+    let Paged(page) = paged?;
+    let Page { items: apps, next } = apps::list(&state.pool, viewer.owner(), &page)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     let ids: Vec<_> = apps.iter().map(|a| a.id).collect();
     let latest = deployments::latest_of_apps(&state.pool, &ids)
         .await
-        .map_err(|e| ApiError::store("deployment", e))?;
+        .or_not_found("deployment")?;
     let rows = apps
         .into_iter()
         .map(|app| {
@@ -64,7 +73,13 @@ pub async fn index(
             (AppView::new(app, &state.config), newest)
         })
         .collect::<Vec<_>>();
-    Ok(pages::index(&viewer, &rows))
+    let next = next.map(|c| c.encode());
+    Ok(pages::index(
+        &viewer,
+        &rows,
+        next.as_deref(),
+        page.after().is_some(),
+    ))
 }
 
 /// One app: its deployments as a timeline, live logs, config vars (masked), processes,
@@ -130,7 +145,7 @@ async fn load(
 ) -> Result<(AppView, Live), ApiError> {
     let app = apps::find(&state.pool, viewer.owner(), app)
         .await
-        .map_err(|e| ApiError::store(&format!("app {app}"), e))?;
+        .or_not_found(&format!("app {app}"))?;
     let live = live_view(state, &app).await?;
     Ok((AppView::new(app, &state.config), live))
 }
@@ -139,20 +154,21 @@ async fn load(
 pub(crate) struct Live {
     /// Newest first, each with its phases measured.
     pub timeline: Vec<DeploymentView>,
-    pub processes: crate::routes::ProcessesView,
+    pub processes: ProcessesView,
     /// Names only: values stay masked on the dashboard.
     pub config: Vec<String>,
 }
 
 async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
-    let store = |e| ApiError::store("app", e);
-    let rows = deployments::list_for_app(&state.pool, app.id, TIMELINE)
+    let timeline = PageRequest::first(TIMELINE).map_err(ApiError::from)?;
+    let rows = deployments::list_for_app(&state.pool, app.id, &timeline)
         .await
-        .map_err(store)?;
+        .or_not_found("app")?
+        .items;
     let ids: Vec<_> = rows.iter().map(|d| d.id).collect();
     let mut events = events::of_deployments(&state.pool, &ids)
         .await
-        .map_err(store)?;
+        .or_not_found("app")?;
     let timeline = rows
         .into_iter()
         .map(|d| {
@@ -163,7 +179,7 @@ async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
     let processes = processes_of(state, app).await?;
     let config = config_vars::names(&state.pool, app.id)
         .await
-        .map_err(store)?;
+        .or_not_found("app")?;
     Ok(Live {
         timeline,
         processes,

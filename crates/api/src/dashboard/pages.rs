@@ -82,13 +82,21 @@ pub fn login(problem: Option<&str>) -> Markup {
     )
 }
 
-pub fn index(viewer: &Caller, apps: &[(AppView, Option<DeploymentView>)]) -> Markup {
+/// `next`: the cursor of the next (older) page, if any; `later`: this is not the first page.
+pub fn index(
+    viewer: &Caller,
+    apps: &[(AppView, Option<DeploymentView>)],
+    next: Option<&str>,
+    later: bool,
+) -> Markup {
     layout(
         "Apps",
         Some(viewer),
         html! {
             h1 { "Apps" }
-            @if apps.is_empty() {
+            @if apps.is_empty() && later {
+                p.empty { "No older apps." }
+            } @else if apps.is_empty() {
                 p.empty {
                     "No apps yet. Create one with "
                     code { "slipway apps create NAME REPO_URL" }
@@ -116,6 +124,12 @@ pub fn index(viewer: &Caller, apps: &[(AppView, Option<DeploymentView>)]) -> Mar
                             }
                         }
                     }
+                }
+            }
+            @if next.is_some() || later {
+                nav.pages {
+                    @if later { a #newer href="/" { "← Newest apps" } }
+                    @if let Some(next) = next { a #older href={ "/?cursor=" (next) } { "Older apps →" } }
                 }
             }
         },

@@ -3,13 +3,15 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use serde_json::json;
 use slipway_core::validate::parse_port;
 use slipway_core::{AppName, DockerfilePath, GitRef, RepoUrl};
 use slipway_store::apps::{self, NewApp, Owner};
 
 use crate::auth::Auth;
+use crate::error::OrNotFound;
 use crate::extract::JsonBody;
+use crate::openapi::AppList;
+use crate::paging::{PageParams, Paged};
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
 
@@ -86,7 +88,7 @@ pub async fn create(
     let new = body.validate(state.config.allow_local_repos)?;
     let (app, deployment) = apps::create(&state.pool, Owner::User(caller.user_id), &new)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
     let location = format!("/api/v1/apps/{}", app.name);
     let mut view = serde_json::to_value(AppView::new(app, &state.config))
@@ -100,21 +102,26 @@ pub async fn create(
     ))
 }
 
-/// Every app.
-#[utoipa::path(get, path = "/api/v1/apps", tag = "apps",
-    responses((status = 200, body = crate::openapi::AppList)))]
+/// The apps the caller may see (an admin: every app), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/apps", tag = "apps", params(PageParams),
+    responses((status = 200, body = AppList),
+        (status = 422, description = "Invalid `limit` or `cursor`; `field` names it", body = crate::error::Body)))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
-) -> Result<impl IntoResponse, ApiError> {
-    let rows = apps::list(&state.pool, caller.owner())
+    Paged(page): Paged,
+) -> Result<Json<AppList>, ApiError> {
+    let page = apps::list(&state.pool, caller.owner(), &page)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
-    let views: Vec<AppView> = rows
-        .into_iter()
-        .map(|a| AppView::new(a, &state.config))
-        .collect();
-    Ok(Json(json!({ "apps": views })))
+        .or_not_found("app")?;
+    Ok(Json(AppList {
+        next_cursor: page.next_cursor(),
+        apps: page
+            .items
+            .into_iter()
+            .map(|a| AppView::new(a, &state.config))
+            .collect(),
+    }))
 }
 
 #[utoipa::path(get, path = "/api/v1/apps/{app}", tag = "apps", params(("app" = String, Path, description = "The app's name or id")), responses(
@@ -126,7 +133,7 @@ pub async fn show(
 ) -> Result<Json<AppView>, ApiError> {
     let row = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     Ok(Json(AppView::new(row, &state.config)))
 }
 
@@ -141,7 +148,7 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let row = apps::mark_deleted(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     tracing::info!(app = %row.name, app_id = %row.id, "app deleted; teardown queued");
     Ok(StatusCode::NO_CONTENT)
 }

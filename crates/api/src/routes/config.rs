@@ -15,6 +15,7 @@ use slipway_store::config_vars::{self, Applied, Change};
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::error::OrNotFound;
 use crate::extract::JsonBody;
 use crate::views::DeploymentView;
 use crate::{ApiError, AppState};
@@ -72,7 +73,7 @@ async fn current(
     if !reveal {
         let names = config_vars::names(&state.pool, app.id)
             .await
-            .map_err(|e| ApiError::store("app", e))?;
+            .or_not_found("app")?;
         return Ok(names
             .into_iter()
             .map(|name| (name, MASK.to_owned()))
@@ -80,7 +81,7 @@ async fn current(
     }
     let sealed = config_vars::list(&state.pool, app.id)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     let cipher = cipher(state)?;
     let app_id = app.id.to_string();
     sealed
@@ -109,7 +110,7 @@ pub async fn get(
     let reveal = reveal_flag(&query)?;
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     Ok(Json(ConfigView {
         config: current(&state, &app, reveal).await?,
         revealed: reveal,
@@ -169,7 +170,7 @@ async fn apply(
     }
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     let mut change = Change {
         replace,
         ..Change::default()
@@ -189,7 +190,7 @@ async fn apply(
     }
     let applied = config_vars::change(&state.pool, app.id, &change, MAX_VARS)
         .await
-        .map_err(|e| ApiError::store("app", e))?
+        .or_not_found("app")?
         .map_err(|too_many| {
             ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -13,11 +13,13 @@ use slipway_store::{containers, deployments, events, logs};
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::error::OrNotFound;
 use crate::extract::JsonBody;
+use crate::openapi::DeploymentList;
+use crate::paging::{PageParams, Paged};
 use crate::views::DeploymentView;
 use crate::{ApiError, AppState};
 
-const LIST_LIMIT: i64 = 100;
 const DEFAULT_LOG_LIMIT: i64 = 1000;
 const MAX_LOG_LIMIT: i64 = 10_000;
 
@@ -44,11 +46,11 @@ pub async fn create(
     let git_ref = body.git_ref.map(|r| GitRef::parse("ref", &r)).transpose()?;
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     let git_ref = git_ref.map(|r| r.as_str().to_owned()).or(app.branch);
     let row = deployments::create(&state.pool, app.id, git_ref.as_deref())
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     tracing::info!(app = %app.name, deployment_id = %row.id, "deployment queued");
     let location = format!("/api/v1/deployments/{}", row.id);
     Ok((
@@ -58,22 +60,31 @@ pub async fn create(
     ))
 }
 
-/// The app's last 100 deployments, newest first.
-#[utoipa::path(get, path = "/api/v1/apps/{app}/deployments", tag = "deployments", params(("app" = String, Path, description = "The app's name or id")),
-    responses((status = 200, body = crate::openapi::DeploymentList), (status = 404, description = "No such app or deployment", body = crate::error::Body)))]
+/// The app's deployments, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/deployments", tag = "deployments",
+    params(("app" = String, Path, description = "The app's name or id"), PageParams),
+    responses((status = 200, body = DeploymentList), (status = 404, description = "No such app or deployment", body = crate::error::Body),
+        (status = 422, description = "Invalid `limit` or `cursor`; `field` names it", body = crate::error::Body)))]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(app): Path<String>,
-) -> Result<impl IntoResponse, ApiError> {
+    Paged(page): Paged,
+) -> Result<Json<DeploymentList>, ApiError> {
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
-    let rows = deployments::list_for_app(&state.pool, app.id, LIST_LIMIT)
+        .or_not_found("app")?;
+    let page = deployments::list_for_app(&state.pool, app.id, &page)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
-    let views: Vec<DeploymentView> = rows.into_iter().map(DeploymentView::summary).collect();
-    Ok(Json(json!({ "deployments": views })))
+        .or_not_found("app")?;
+    Ok(Json(DeploymentList {
+        next_cursor: page.next_cursor(),
+        deployments: page
+            .items
+            .into_iter()
+            .map(DeploymentView::summary)
+            .collect(),
+    }))
 }
 
 /// A malformed id cannot name a deployment, so it is a 404 like an unknown one.
@@ -90,14 +101,15 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<DeploymentView>, ApiError> {
     let id = deployment_id(&id)?;
-    let not_found = |e| ApiError::store("deployment", e);
     let row = deployments::get_visible(&state.pool, caller.owner(), id)
         .await
-        .map_err(not_found)?;
+        .or_not_found("deployment")?;
     let events = events::of_deployment(&state.pool, id)
         .await
-        .map_err(not_found)?;
-    let containers = containers::list(&state.pool, id).await.map_err(not_found)?;
+        .or_not_found("deployment")?;
+    let containers = containers::list(&state.pool, id)
+        .await
+        .or_not_found("deployment")?;
     Ok(Json(DeploymentView::detailed(row, &events, containers)))
 }
 
@@ -147,7 +159,7 @@ pub async fn logs(
     // Distinguishes "no lines yet" from "no such deployment".
     deployments::get_visible(&state.pool, caller.owner(), id)
         .await
-        .map_err(|e| ApiError::store("deployment", e))?;
+        .or_not_found("deployment")?;
     if follow {
         return Ok(
             super::follow::stream(state.pool.clone(), id, after, state.shutdown.clone())
@@ -156,7 +168,7 @@ pub async fn logs(
     }
     let lines = logs::page(&state.pool, id, after, limit)
         .await
-        .map_err(|e| ApiError::store("deployment", e))?;
+        .or_not_found("deployment")?;
     let next_after = lines.last().map_or(after, |l| l.seq);
     if text {
         let mut body = String::new();
@@ -226,7 +238,7 @@ pub async fn rollback(
         .transpose()?;
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     let row = deployments::rollback(&state.pool, app.id, target)
         .await
         .map_err(|e| match e {
@@ -260,10 +272,10 @@ pub async fn cancel(
     let id = deployment_id(&id)?;
     deployments::get_visible(&state.pool, caller.owner(), id)
         .await
-        .map_err(|e| ApiError::store("deployment", e))?;
+        .or_not_found("deployment")?;
     match deployments::cancel(&state.pool, id)
         .await
-        .map_err(|e| ApiError::store("deployment", e))?
+        .or_not_found("deployment")?
     {
         CancelOutcome::Cancelled(row) => {
             tracing::info!(deployment_id = %id, "deployment cancelled");

@@ -17,8 +17,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub(crate) use processes::{ProcessesView, view as processes_of};
-
 use crate::dashboard;
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState};

@@ -6,81 +6,14 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
-use slipway_core::spec::{AppSpec, MAX_REPLICAS, ProcessSpec};
-use slipway_store::apps::{self, AppRow};
-use slipway_store::deployments::{self, DeploymentRow};
+use slipway_core::spec::MAX_REPLICAS;
+use slipway_store::apps;
 
 use crate::auth::Auth;
+use crate::error::OrNotFound;
 use crate::extract::JsonBody;
-use crate::views::ContainerView;
+use crate::views::processes::{ProcessesView, running, view};
 use crate::{ApiError, AppState};
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ProcessView {
-    /// Replicas wanted: the API's scale where set, else the spec's.
-    pub replicas: u32,
-    pub command: Option<Vec<String>>,
-    /// Only `web` is routed by Traefik.
-    pub routed: bool,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ProcessesView {
-    /// The running release they belong to, if any.
-    pub deployment_id: Option<uuid::Uuid>,
-    pub processes: BTreeMap<String, ProcessView>,
-    /// The containers the running release has now (scaling takes a moment).
-    pub containers: Vec<ContainerView>,
-}
-
-/// The running release and the spec it runs with; before the first release, the
-/// defaults (a `web` process only).
-async fn running(
-    state: &AppState,
-    app: &AppRow,
-) -> Result<(Option<DeploymentRow>, AppSpec), ApiError> {
-    let current = deployments::current_release(&state.pool, app.id)
-        .await
-        .map_err(|e| ApiError::store("app", e))?;
-    let spec = current
-        .as_ref()
-        .and_then(|d| d.spec.as_ref())
-        .and_then(|s| serde_json::from_value::<AppSpec>(s.0.clone()).ok())
-        .unwrap_or_default();
-    Ok((current, spec))
-}
-
-pub(crate) async fn view(state: &AppState, app: &AppRow) -> Result<ProcessesView, ApiError> {
-    let (current, spec) = running(state, app).await?;
-    let processes = spec
-        .processes
-        .iter()
-        .map(|(name, p)| {
-            let replicas = app.scale.0.get(name).copied().unwrap_or(p.replicas);
-            let view = ProcessView {
-                replicas,
-                command: p.command.clone(),
-                routed: ProcessSpec::is_web(name),
-            };
-            (name.clone(), view)
-        })
-        .collect();
-    let containers = match &current {
-        Some(d) => slipway_store::containers::list(&state.pool, d.id)
-            .await
-            .map_err(|e| ApiError::store("app", e))?
-            .into_iter()
-            .map(ContainerView::from)
-            .collect(),
-        None => Vec::new(),
-    };
-    Ok(ProcessesView {
-        deployment_id: current.map(|d| d.id),
-        processes,
-        containers,
-    })
-}
 
 /// Process types of the running release, their wanted replicas and its containers.
 #[utoipa::path(get, path = "/api/v1/apps/{app}/processes", tag = "apps", params(("app" = String, Path, description = "The app's name or id")),
@@ -92,7 +25,7 @@ pub async fn get(
 ) -> Result<Json<ProcessesView>, ApiError> {
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     Ok(Json(view(&state, &app).await?))
 }
 
@@ -116,7 +49,7 @@ pub async fn patch(
     }
     let app = apps::find(&state.pool, caller.owner(), &app)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     // Names are checked against the running release's spec; before the first release
     // only `web` is known for sure.
     let (_, spec) = running(&state, &app).await?;
@@ -145,7 +78,7 @@ pub async fn patch(
     }
     let app = apps::set_scale(&state.pool, app.id, &counts)
         .await
-        .map_err(|e| ApiError::store("app", e))?;
+        .or_not_found("app")?;
     tracing::info!(app = %app.name, scale = ?counts, "scale changed");
     Ok(Json(view(&state, &app).await?))
 }

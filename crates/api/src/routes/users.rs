@@ -12,7 +12,9 @@ use slipway_store::users::{self, TokenRow, UserRow};
 use uuid::Uuid;
 
 use crate::auth::Auth;
+use crate::error::OrNotFound;
 use crate::extract::JsonBody;
+use crate::paging::{PageParams, Paged};
 use crate::{ApiError, AppState};
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,14 +70,22 @@ pub struct NewTokenView {
     pub info: TokenView,
 }
 
+/// `GET /api/v1/tokens`, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenList {
     pub tokens: Vec<TokenView>,
+    /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
+/// `GET /api/v1/users`, newest first.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserList {
     pub users: Vec<UserView>,
+    /// Send as `cursor` for the next (older) page; `null` on the last page.
+    #[schema(required = true)]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -144,18 +154,21 @@ pub async fn me(Auth(caller): Auth) -> Json<Me> {
     })
 }
 
-/// The caller's live tokens (prefixes only).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "users",
-    responses((status = 200, body = TokenList), (status = 401, description = "No valid token", body = crate::error::Body)))]
+/// The caller's live tokens (prefixes only), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "users", params(PageParams),
+    responses((status = 200, body = TokenList), (status = 401, description = "No valid token", body = crate::error::Body),
+        (status = 422, description = "Invalid `limit` or `cursor`; `field` names it", body = crate::error::Body)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Paged(page): Paged,
 ) -> Result<Json<TokenList>, ApiError> {
-    let tokens = users::tokens(&state.pool, caller.user_id)
+    let page = users::tokens(&state.pool, caller.user_id, &page)
         .await
-        .map_err(|e| ApiError::store("token", e))?;
+        .or_not_found("token")?;
     Ok(Json(TokenList {
-        tokens: tokens.into_iter().map(TokenView::from).collect(),
+        next_cursor: page.next_cursor(),
+        tokens: page.items.into_iter().map(TokenView::from).collect(),
     }))
 }
 
@@ -179,7 +192,7 @@ pub async fn create_token(
     let new = token::generate();
     let row = users::add_token(&state.pool, caller.user_id, &name, &new, lifetime)
         .await
-        .map_err(|e| ApiError::store("token", e))?;
+        .or_not_found("token")?;
     tracing::info!(user = %caller.name, prefix = %row.prefix, expires_at = ?row.expires_at, "token created");
     Ok((
         StatusCode::CREATED,
@@ -215,20 +228,21 @@ pub async fn revoke_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every user (admins only).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+/// Every user (admins only), newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageParams),
     responses((status = 200, body = UserList), (status = 401, description = "No valid token", body = crate::error::Body),
-        (status = 403, description = "Admins only", body = crate::error::Body)))]
+        (status = 403, description = "Admins only", body = crate::error::Body),
+        (status = 422, description = "Invalid `limit` or `cursor`; `field` names it", body = crate::error::Body)))]
 pub async fn list_users(
     State(state): State<AppState>,
     auth: Auth,
+    Paged(page): Paged,
 ) -> Result<Json<UserList>, ApiError> {
     auth.require_admin()?;
-    let rows = users::list(&state.pool)
-        .await
-        .map_err(|e| ApiError::store("user", e))?;
+    let page = users::list(&state.pool, &page).await.or_not_found("user")?;
     Ok(Json(UserList {
-        users: rows.into_iter().map(UserView::from).collect(),
+        next_cursor: page.next_cursor(),
+        users: page.items.into_iter().map(UserView::from).collect(),
     }))
 }
 
@@ -253,7 +267,7 @@ pub async fn create_user(
     let new = token::generate();
     let (user, row) = users::create(&state.pool, &name, body.admin, &new)
         .await
-        .map_err(|e| ApiError::store("user", e))?;
+        .or_not_found("user")?;
     tracing::info!(by = %auth.0.name, user = %user.name, admin = user.is_admin, "user created");
     Ok((
         StatusCode::CREATED,
