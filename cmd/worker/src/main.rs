@@ -22,12 +22,17 @@ async fn main() -> anyhow::Result<()> {
     let id = format!("{}-{}", hostname(), std::process::id());
     let shutdown = slipway_service::shutdown_token();
     if let Some(port) = config.worker_metrics_port {
-        let (pool, shutdown) = (pool.clone(), shutdown.clone());
-        let app_subnets = config.app_subnets;
+        let internal = slipway_service::internal::Internal {
+            pool: pool.clone(),
+            docker: docker.clone(),
+            app_subnets: config.app_subnets,
+            token: config.internal_token.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let listener = slipway_service::internal::bind(port).await?;
         tokio::spawn(async move {
-            if let Err(e) = slipway_service::serve_metrics(pool, port, app_subnets, shutdown).await
-            {
-                tracing::error!(error = %e, "metrics server stopped");
+            if let Err(e) = slipway_service::internal::serve(internal, listener).await {
+                tracing::error!(error = %e, "internal server stopped");
             }
         });
     }

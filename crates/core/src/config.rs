@@ -131,6 +131,12 @@ pub struct Config {
     /// An admin's API token chosen by the operator (SLIPWAY_ADMIN_TOKEN); the API makes
     /// it the `admin` user's at start-up.
     pub admin_token: Option<Secret>,
+    /// Shared by the API and the workers (SLIPWAY_INTERNAL_TOKEN): the API presents it
+    /// to a worker's internal server to read runtime logs. `None`: no such requests.
+    pub internal_token: Option<Secret>,
+    /// Where the API reaches this worker's internal server (SLIPWAY_WORKER_URL);
+    /// `None`: `http://<host name>:<SLIPWAY_WORKER_METRICS_PORT>`.
+    pub worker_url: Option<String>,
 }
 
 impl Config {
@@ -259,7 +265,13 @@ impl Config {
             )?,
             pids_limit: parse_num("SLIPWAY_PIDS_LIMIT", var("SLIPWAY_PIDS_LIMIT"), 512i64, 16)?,
             admin_token: var("SLIPWAY_ADMIN_TOKEN")
-                .map(|t| parse_admin_token(t.trim()))
+                .map(|t| parse_token("SLIPWAY_ADMIN_TOKEN", t.trim()))
+                .transpose()?,
+            internal_token: var("SLIPWAY_INTERNAL_TOKEN")
+                .map(|t| parse_token("SLIPWAY_INTERNAL_TOKEN", t.trim()))
+                .transpose()?,
+            worker_url: var("SLIPWAY_WORKER_URL")
+                .map(|raw| parse_worker_url(raw.trim()))
                 .transpose()?,
             worker_metrics_port: match var("SLIPWAY_WORKER_METRICS_PORT").as_deref().map(str::trim)
             {
@@ -314,6 +326,8 @@ impl Config {
             secret_key: Some(SecretKey([42; 32])),
             worker_metrics_port: None,
             admin_token: None,
+            internal_token: Some(Secret("internal-token-for-tests-0123456789abcdef".into())),
+            worker_url: None,
             pids_limit: 512,
             rate_limit: 600,
             log_limit: 10 * 1024 * 1024,
@@ -353,12 +367,29 @@ fn parse_size(name: &'static str, raw: Option<String>, default: u64) -> Result<u
         })
 }
 
-fn parse_admin_token(raw: &str) -> Result<Secret, ConfigError> {
+/// An http(s) URL without a trailing slash, so that paths can be appended.
+fn parse_worker_url(raw: &str) -> Result<String, ConfigError> {
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.chars().any(char::is_whitespace) => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err(invalid(
+            "SLIPWAY_WORKER_URL",
+            raw,
+            "expected an http:// or https:// URL, like http://worker-1.internal:9091",
+        )),
+    }
+}
+
+fn parse_token(name: &'static str, raw: &str) -> Result<Secret, ConfigError> {
     use crate::token::MIN_TOKEN_LEN;
     let printable = raw.chars().all(|c| c.is_ascii_graphic());
     if raw.len() < MIN_TOKEN_LEN || !printable {
         return Err(ConfigError::InvalidSecret {
-            name: "SLIPWAY_ADMIN_TOKEN",
+            name,
             reason: format!(
                 "expected at least {MIN_TOKEN_LEN} printable ASCII characters without spaces; \
                  generate one with `openssl rand -hex 32`"
@@ -605,6 +636,8 @@ mod tests {
             ("SLIPWAY_RESTART_RETRIES", "1000"),
             ("SLIPWAY_SECRET_KEY", "short"),
             ("SLIPWAY_WORKER_METRICS_PORT", "0"),
+            ("SLIPWAY_INTERNAL_TOKEN", "short"),
+            ("SLIPWAY_WORKER_URL", "worker:9091"),
         ] {
             let err = parse(&[("DATABASE_URL", "postgres://x"), (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -674,6 +707,22 @@ mod tests {
         .unwrap();
         assert_eq!(c.admin_token.as_ref().unwrap().expose(), token);
         assert!(!format!("{c:?}").contains(token));
+    }
+
+    #[test]
+    fn worker_url_and_internal_token() {
+        let c = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert!(c.internal_token.is_none() && c.worker_url.is_none());
+        let token = "fedcba9876543210fedcba9876543210";
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_INTERNAL_TOKEN", token),
+            ("SLIPWAY_WORKER_URL", "http://10.0.0.7:9091/"),
+        ])
+        .unwrap();
+        assert_eq!(c.internal_token.as_ref().unwrap().expose(), token);
+        assert!(!format!("{c:?}").contains(token));
+        assert_eq!(c.worker_url.as_deref(), Some("http://10.0.0.7:9091"));
     }
 
     #[test]

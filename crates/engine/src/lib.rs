@@ -4,12 +4,14 @@
 
 mod failure;
 mod health;
+pub mod heartbeat;
 mod lease;
 mod logsink;
 mod networks;
 mod pipeline;
 pub mod reconcile;
 mod replicas;
+pub mod runtime_logs;
 mod teardown;
 pub mod watcher;
 mod workdir;

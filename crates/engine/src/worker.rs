@@ -101,6 +101,11 @@ impl Worker {
         }
         tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
         tasks.spawn(networks::watch_joiners(ctx.clone(), shutdown.clone()));
+        tasks.spawn(crate::heartbeat::run(
+            ctx.clone(),
+            self.id.clone(),
+            shutdown.clone(),
+        ));
         let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
         tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
         loop {

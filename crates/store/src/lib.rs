@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod logs;
 pub mod queue;
 pub mod users;
+pub mod workers;
 
 use std::time::Duration;
 
