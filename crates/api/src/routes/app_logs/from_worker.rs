@@ -15,7 +15,8 @@ use crate::{ApiError, AppState};
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum Item {
-    Deployment(#[allow(dead_code)] Option<Uuid>),
+    /// The release the lines come from; the SSE stream has no place for it.
+    Deployment(serde::de::IgnoredAny),
     Line(RuntimeLine),
     Error(String),
 }
