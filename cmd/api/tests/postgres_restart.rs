@@ -88,3 +88,82 @@ async fn the_api_answers_503_while_postgres_is_down_and_recovers_alone() {
     assert_eq!(listed["apps"][0]["name"], "before", "{listed}");
     assert_eq!(after.0, 201, "{}", after.1);
 }
+
+/// Postgres restarted (fast shutdown: connections terminated with SQLSTATE 57P01) under
+/// steady writes: every answer is a 201 or a 503 `unavailable` that the client may retry,
+/// never a 500, and every app answered with 201 exists afterwards.
+#[tokio::test]
+async fn writes_during_a_postgres_restart_get_201_or_503_never_500() {
+    let pg = std::sync::Arc::new(PrivatePostgres::start());
+    // No rate limit: the writers send far more than 600 requests a minute.
+    let api = RunningApi::start_with(&pg.url(), &[("SLIPWAY_RATE_LIMIT", "0")]).await;
+    let apps = format!("{}/api/v1/apps", api.base);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|writer| {
+            let (apps, stop) = (apps.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut answers = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let name = format!("w{writer}-{n}");
+                    let body = json!({"name": name, "repo_url": "https://example.com/a/b.git"});
+                    let (status, body) =
+                        call(reqwest::Method::POST, &apps, ADMIN_TOKEN, Some(body)).await;
+                    answers.push((name, status, body));
+                }
+                answers
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let pg = pg.clone();
+        tokio::task::spawn_blocking(move || {
+            pg.pause();
+            pg.resume();
+        })
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut answers = Vec::new();
+    for writer in writers {
+        answers.extend(writer.await.unwrap());
+    }
+
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|(_, status, body)| {
+            !(*status == 201 || *status == 503 && body["error"]["code"] == "unavailable")
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "answers other than 201 and 503: {failed:?}"
+    );
+    let unavailable = answers.iter().filter(|(_, s, _)| *s == 503).count();
+    assert!(
+        unavailable > 0,
+        "no request met the restart ({} answers): the test proved nothing",
+        answers.len()
+    );
+    let listed = call(reqwest::Method::GET, &apps, ADMIN_TOKEN, None).await;
+    assert_eq!(listed.0, 200, "{}", listed.1);
+    let names: std::collections::HashSet<&str> = listed.1["apps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    for (name, status, _) in &answers {
+        if *status == 201 {
+            assert!(
+                names.contains(name.as_str()),
+                "{name} was answered 201 but is missing"
+            );
+        }
+    }
+}

@@ -21,17 +21,24 @@ async fn main() -> anyhow::Result<()> {
     })?;
     let id = format!("{}-{}", hostname(), std::process::id());
     let shutdown = slipway_service::shutdown_token();
-    if let Some(port) = config.worker_metrics_port {
-        let (pool, shutdown) = (pool.clone(), shutdown.clone());
-        let app_subnets = config.app_subnets;
+    let port = config.worker_metrics_port;
+    let ctx = Context::new(pool.clone(), docker, config).context("could not set up the worker")?;
+    if let Some(port) = port {
+        let config = &ctx.config;
+        let internal = slipway_service::internal::Internal {
+            pool,
+            runtime: ctx.runtime.clone(),
+            app_subnets: config.app_subnets,
+            token: config.internal_token.clone(),
+            shutdown: shutdown.clone(),
+        };
+        let listener = slipway_service::internal::bind(port).await?;
         tokio::spawn(async move {
-            if let Err(e) = slipway_service::serve_metrics(pool, port, app_subnets, shutdown).await
-            {
-                tracing::error!(error = %e, "metrics server stopped");
+            if let Err(e) = slipway_service::internal::serve(internal, listener).await {
+                tracing::error!(error = %e, "internal server stopped");
             }
         });
     }
-    let ctx = Context::new(pool, docker, config).context("could not set up the worker")?;
     let worker = Worker::new(ctx, id);
     worker.run(shutdown).await.context("worker stopped")
 }

@@ -126,11 +126,30 @@ impl<T> OrNotFound<T> for Result<T, StoreError> {
     }
 }
 
+/// Errors of the connection rather than of the query: the same request succeeds once
+/// Postgres is back (a restart, a failover), so the client is told to retry (503), not
+/// that the server is broken (500). A request whose connection Postgres terminates
+/// mid-query arrives here as a database error with the admin-shutdown codes, or as an
+/// IO or protocol error when the socket closed under it.
 fn is_unavailable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
-    )
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        // The connection ended mid-message ("unexpected end of file", "connection closed").
+        sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| unavailable_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up or
+/// shutting down), and class 08, connection exceptions.
+fn unavailable_sqlstate(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08")
 }
 
 impl From<ValidationError> for ApiError {
@@ -179,4 +198,24 @@ fn challenge(error: Option<&str>, message: &str) -> axum::http::HeaderValue {
     let value = format!("{PLAIN}, error=\"{error}\", error_description=\"{description}\"");
     axum::http::HeaderValue::from_str(&value)
         .unwrap_or_else(|_| axum::http::HeaderValue::from_static(PLAIN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_states_are_unavailable_and_query_errors_are_not() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08003"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "57014", "40001"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert!(is_unavailable(&sqlx::Error::Io(reset)));
+        assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+        assert!(is_unavailable(&sqlx::Error::PoolClosed));
+        assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+    }
 }

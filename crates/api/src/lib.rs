@@ -1,5 +1,6 @@
-//! Slipway's REST API. It records intent in Postgres and reads the runtime only to
-//! report readiness; the worker does all building and running.
+//! Slipway's REST API. It records intent in Postgres and has no access to the runtime:
+//! readiness comes from the workers' heartbeats, runtime logs from a worker, and the
+//! workers do all building and running.
 
 mod auth;
 mod dashboard;

@@ -165,9 +165,14 @@ pub struct Readiness {
     pub checks: ReadinessChecks,
 }
 
-/// `ok`, or why the dependency does not answer.
+/// Each check starts with `ok` when it passes, or says why it does not.
 #[derive(Serialize, ToSchema)]
 pub struct ReadinessChecks {
+    /// `ok`, or why Postgres does not answer.
     pub database: String,
-    pub docker: String,
+    /// Whether a worker whose runtime (Docker Engine) answers has recorded a heartbeat
+    /// within two lease periods: `ok: 2 workers seen in the last 60s, Docker reachable`,
+    /// or why not (`no worker seen in the last 60s`). The API has no access to the
+    /// runtime itself.
+    pub workers: String,
 }

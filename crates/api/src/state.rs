@@ -1,10 +1,9 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use slipway_core::Config;
 use slipway_core::crypto::Cipher;
-use slipway_docker::DockerClient;
 use slipway_store::PgPool;
-use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -18,26 +17,26 @@ pub struct AppState {
     /// Fired when the server is stopping: open event streams end, so that graceful
     /// shutdown is not held up by a client following a log.
     pub shutdown: CancellationToken,
-    docker: Arc<OnceCell<DockerClient>>,
+    /// Asks workers for runtime logs: the API itself has no access to the runtime.
+    pub(crate) workers: reqwest::Client,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, config: Config) -> Self {
         let cipher = config.secret_key.as_ref().map(|k| Cipher::new(k.bytes()));
+        // No overall timeout: a followed log stays open; single answers get one per request.
+        let workers = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
         Self {
             pool,
             cipher,
             limits: crate::limits::RateLimits::new(config.rate_limit).map(Arc::new),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
-            docker: Arc::new(OnceCell::new()),
+            workers,
         }
-    }
-
-    /// Connects on first use, so the API starts (and reports not-ready) while Docker is down.
-    pub async fn docker(&self) -> Result<&DockerClient, slipway_docker::DockerError> {
-        self.docker
-            .get_or_try_init(|| DockerClient::connect(self.config.docker_host.as_deref()))
-            .await
     }
 }

@@ -285,8 +285,12 @@ async fn unknown_things_are_404s_in_json(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
-async fn health_and_readiness(pool: PgPool) {
-    let api = app(pool.clone(), config(false)).await;
+async fn readiness_needs_a_recent_worker_that_reaches_its_runtime(pool: PgPool) {
+    use slipway_store::workers::{self, Heartbeat};
+    // Docker pointing nowhere: the API never asks it anything.
+    let mut config = config(false);
+    config.docker_host = Some("tcp://127.0.0.1:1".into());
+    let api = app(pool.clone(), config).await;
     assert_eq!(
         api.call("GET", "/health", None).await.status,
         StatusCode::OK
@@ -294,18 +298,70 @@ async fn health_and_readiness(pool: PgPool) {
     let Reply {
         status, json: body, ..
     } = api.call("GET", "/ready", None).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["checks"]["docker"], "ok");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["checks"]["database"], "ok");
+    assert_eq!(body["checks"]["workers"], "no worker seen in the last 20s");
 
-    let mut no_docker = config(false);
-    no_docker.docker_host = Some("unix:///nonexistent/docker.sock".into());
-    let api = app(pool, no_docker).await;
+    let mut beat = Heartbeat {
+        id: "w-1",
+        host: "node-1",
+        url: None,
+        runtime_ok: false,
+        runtime_status: "the Docker Engine does not answer: connection refused",
+    };
+    workers::heartbeat(&pool, &beat).await.unwrap();
     let Reply {
         status, json: body, ..
     } = api.call("GET", "/ready", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["checks"]["database"], "ok");
-    assert_ne!(body["checks"]["docker"], "ok");
+    let words = body["checks"]["workers"].as_str().unwrap();
+    assert!(
+        words.contains("1 worker seen") && words.contains("connection refused"),
+        "{body}"
+    );
+
+    beat.runtime_ok = true;
+    beat.runtime_status = "Docker Engine 20.10.24 (API 1.41)";
+    workers::heartbeat(&pool, &beat).await.unwrap();
+    let Reply {
+        status, json: body, ..
+    } = api.call("GET", "/ready", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(
+        body["checks"]["workers"],
+        "ok: 1 worker seen in the last 20s, Docker reachable"
+    );
+
+    // A heartbeat older than two lease periods (10s in tests) is no sign of life.
+    sqlx::query("UPDATE workers SET seen_at = now() - interval '21 seconds'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        api.call("GET", "/ready", None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    workers::heartbeat(&pool, &beat).await.unwrap();
+    assert_eq!(api.call("GET", "/ready", None).await.status, StatusCode::OK);
+    workers::remove(&pool, "w-1").await.unwrap();
+    assert_eq!(
+        api.call("GET", "/ready", None).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    // Runtime logs need such a worker too: a clear 503, not a hang or a 500.
+    let created = api
+        .call(
+            "POST",
+            "/api/v1/apps",
+            Some(r#"{"name":"no-worker","repo_url":"https://example.com/a/b.git"}"#),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let logs = api.call("GET", "/api/v1/apps/no-worker/logs", None).await;
+    assert_error(&logs, StatusCode::SERVICE_UNAVAILABLE, None);
+    assert_eq!(logs.json["error"]["code"], "no_worker", "{}", logs.text);
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]

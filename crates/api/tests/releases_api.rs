@@ -290,11 +290,22 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     let work = tempfile::tempdir().unwrap();
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
-    let worker = Worker::new(
-        Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
-        "logs-test",
-    );
+    // The API reads runtime logs from the worker's internal server, found by its heartbeat.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    worker_config.worker_url = Some(format!("http://{}", listener.local_addr().unwrap()));
     let stop = CancellationToken::new();
+    let ctx = Context::new(pool.clone(), docker.clone(), worker_config).unwrap();
+    tokio::spawn(slipway_service::internal::serve(
+        slipway_service::internal::Internal {
+            pool: pool.clone(),
+            runtime: ctx.runtime.clone(),
+            app_subnets: config.app_subnets,
+            token: config.internal_token.clone(),
+            shutdown: stop.clone(),
+        },
+        listener,
+    ));
+    let worker = Worker::new(ctx, "logs-test");
     let worker_task = tokio::spawn({
         let stop = stop.clone();
         async move { worker.run(stop).await }

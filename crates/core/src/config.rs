@@ -149,6 +149,12 @@ pub struct Config {
     /// An admin's API token chosen by the operator (SLIPWAY_ADMIN_TOKEN); the API makes
     /// it the `admin` user's at start-up.
     pub admin_token: Option<Secret>,
+    /// Shared by the API and the workers (SLIPWAY_INTERNAL_TOKEN): the API presents it
+    /// to a worker's internal server to read runtime logs. `None`: no such requests.
+    pub internal_token: Option<Secret>,
+    /// Where the API reaches this worker's internal server (SLIPWAY_WORKER_URL);
+    /// `None`: `http://<host name>:<SLIPWAY_WORKER_METRICS_PORT>`.
+    pub worker_url: Option<String>,
 }
 
 impl Config {
@@ -196,13 +202,15 @@ impl Config {
             rate_limit: env.number("SLIPWAY_RATE_LIMIT", 600u32, 0)?,
             request_timeout: env.duration("SLIPWAY_REQUEST_TIMEOUT", Duration::from_secs(30))?,
             pids_limit: env.number("SLIPWAY_PIDS_LIMIT", 512i64, 16)?,
-            admin_token: env.optional_secret("SLIPWAY_ADMIN_TOKEN", parse_admin_token)?,
+            admin_token: env.optional_secret("SLIPWAY_ADMIN_TOKEN", parse_token)?,
             worker_metrics_port: env.parse("SLIPWAY_WORKER_METRICS_PORT", Some(9091), |raw| {
                 match raw.trim() {
                     "off" => Ok(None),
                     port => whole_number(port, 1u16).map(Some),
                 }
             })?,
+            internal_token: env.optional_secret("SLIPWAY_INTERNAL_TOKEN", parse_token)?,
+            worker_url: env.optional("SLIPWAY_WORKER_URL", parse_worker_url)?,
             log_json: env.parse("SLIPWAY_LOG_FORMAT", false, |raw| match raw {
                 "pretty" => Ok(false),
                 "json" => Ok(true),
@@ -232,6 +240,7 @@ impl Config {
             default_memory: Some(256 << 20),
             secret_key: Some(SecretKey([42; 32])),
             worker_metrics_port: None,
+            internal_token: Some(Secret("internal-token-for-tests-0123456789abcdef".into())),
             ..defaults
         }
     }
@@ -262,7 +271,24 @@ fn app_subnets(env: &Env<'_>) -> Result<crate::subnets::AppSubnets, ConfigError>
     })
 }
 
-fn parse_admin_token(raw: &str) -> Result<Secret, String> {
+/// An http(s) URL without a trailing slash, so that paths can be appended.
+fn parse_worker_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let rest = raw
+        .strip_prefix("http://")
+        .or_else(|| raw.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.chars().any(char::is_whitespace) => {
+            Ok(raw.trim_end_matches('/').to_owned())
+        }
+        _ => Err(
+            "expected an http:// or https:// URL, like http://worker-1.internal:9091".to_owned(),
+        ),
+    }
+}
+
+/// SLIPWAY_ADMIN_TOKEN and SLIPWAY_INTERNAL_TOKEN: long enough not to be guessed.
+fn parse_token(raw: &str) -> Result<Secret, String> {
     use crate::token::MIN_TOKEN_LEN;
     let raw = raw.trim();
     let printable = raw.chars().all(|c| c.is_ascii_graphic());
@@ -426,6 +452,8 @@ mod tests {
             ("SLIPWAY_RESTART_RETRIES", "1000"),
             ("SLIPWAY_SECRET_KEY", "short"),
             ("SLIPWAY_WORKER_METRICS_PORT", "0"),
+            ("SLIPWAY_INTERNAL_TOKEN", "short"),
+            ("SLIPWAY_WORKER_URL", "worker:9091"),
         ] {
             let err = parse(&[("DATABASE_URL", "postgres://x"), (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");
@@ -534,6 +562,22 @@ mod tests {
         .unwrap();
         assert_eq!(c.admin_token.as_ref().unwrap().expose(), token);
         assert!(!format!("{c:?}").contains(token));
+    }
+
+    #[test]
+    fn worker_url_and_internal_token() {
+        let c = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert!(c.internal_token.is_none() && c.worker_url.is_none());
+        let token = "fedcba9876543210fedcba9876543210";
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_INTERNAL_TOKEN", token),
+            ("SLIPWAY_WORKER_URL", "http://10.0.0.7:9091/"),
+        ])
+        .unwrap();
+        assert_eq!(c.internal_token.as_ref().unwrap().expose(), token);
+        assert!(!format!("{c:?}").contains(token));
+        assert_eq!(c.worker_url.as_deref(), Some("http://10.0.0.7:9091"));
     }
 
     #[test]

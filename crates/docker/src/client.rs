@@ -36,6 +36,18 @@ impl DockerClient {
         self.docker.ping().await?;
         Ok(())
     }
+
+    /// The daemon's own description of itself, e.g. `Docker Engine 20.10.24 (API 1.41)`,
+    /// for a worker's heartbeat.
+    pub async fn version(&self) -> Result<String, DockerError> {
+        let v = self.docker.version().await?;
+        let unknown = || "unknown".to_owned();
+        Ok(format!(
+            "Docker Engine {} (API {})",
+            v.version.unwrap_or_else(unknown),
+            v.api_version.unwrap_or_else(unknown)
+        ))
+    }
 }
 
 /// The `filters` query parameter for a list call: `label=key=value` for each pair (AND).

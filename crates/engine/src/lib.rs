@@ -5,12 +5,14 @@
 
 mod error;
 mod failure;
+pub mod heartbeat;
 mod lease;
 mod logsink;
 mod pipeline;
 pub mod reconcile;
 mod replicas;
 pub mod runtime;
+pub mod runtime_logs;
 mod teardown;
 pub mod watcher;
 mod workdir;

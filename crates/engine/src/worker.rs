@@ -126,6 +126,11 @@ impl Worker {
         tasks.spawn(watcher::watch(ctx.clone(), shutdown.clone()));
         let (upkeep, stop) = (ctx.clone(), shutdown.clone());
         tasks.spawn(async move { upkeep.runtime.maintain(stop).await });
+        tasks.spawn(crate::heartbeat::run(
+            ctx.clone(),
+            self.id.clone(),
+            shutdown.clone(),
+        ));
         let mut reclaim = tokio::time::interval(ctx.config.lease_duration / 2);
         tracing::info!(worker = %self.id, concurrency = ctx.config.worker_concurrency, "worker started");
         loop {

@@ -58,16 +58,26 @@ pub struct RunningWorker {
     _work: tempfile::TempDir,
 }
 
+/// The worker also serves its internal server (runtime logs for the API) on an ephemeral
+/// port of 127.0.0.1, which its heartbeat advertises.
 pub async fn start_worker(pool: PgPool, config: &Config, name: &str) -> RunningWorker {
     let docker = slipway_testkit::docker(DockerClient::connect(None).await);
     let work = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
-    let worker = Worker::new(
-        Context::new(pool, docker.clone(), worker_config).expect("worker context"),
-        name,
-    );
+    worker_config.worker_url = Some(format!("http://{}", listener.local_addr().unwrap()));
+    let ctx = Context::new(pool.clone(), docker.clone(), worker_config).expect("worker context");
     let stop = CancellationToken::new();
+    let internal = slipway_service::internal::Internal {
+        pool,
+        runtime: ctx.runtime.clone(),
+        app_subnets: ctx.config.app_subnets,
+        token: ctx.config.internal_token.clone(),
+        shutdown: stop.clone(),
+    };
+    tokio::spawn(slipway_service::internal::serve(internal, listener));
+    let worker = Worker::new(ctx, name);
     let task = tokio::spawn({
         let stop = stop.clone();
         async move { worker.run(stop).await }

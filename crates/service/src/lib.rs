@@ -10,6 +10,8 @@ use slipway_store::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+pub mod internal;
+
 /// How long start-up waits for Postgres before giving up.
 const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
 
@@ -111,64 +113,4 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
-}
-
-/// Serves `GET /metrics` for a process without an API of its own (slipway-worker):
-/// its pipeline metrics plus the database-backed gauges. The worker is attached to every
-/// app network to health-check releases, so it refuses peers whose address lies in the
-/// app networks' pool: apps do not get to read Slipway's internals.
-pub async fn serve_metrics(
-    pool: PgPool,
-    port: u16,
-    app_subnets: slipway_core::subnets::AppSubnets,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
-    use axum::extract::ConnectInfo;
-    use axum::http::{StatusCode, header};
-    use axum::response::IntoResponse;
-    let app = axum::Router::new().route(
-        "/metrics",
-        axum::routing::get(
-            move |ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>| {
-                let pool = pool.clone();
-                async move {
-                    let from_an_app = match peer.ip().to_canonical() {
-                        std::net::IpAddr::V4(v4) => app_subnets.contains(v4),
-                        std::net::IpAddr::V6(_) => false,
-                    };
-                    if from_an_app {
-                        return (
-                            StatusCode::FORBIDDEN,
-                            "metrics are not served to app networks\n",
-                        )
-                            .into_response();
-                    }
-                    let m = slipway_telemetry::metrics();
-                    slipway_store::gauges::refresh(&pool, |depth, running| {
-                        m.queue_depth.set(depth);
-                        m.running_containers.set(running);
-                    })
-                    .await;
-                    (
-                        [(header::CONTENT_TYPE, slipway_telemetry::CONTENT_TYPE)],
-                        m.render(),
-                    )
-                        .into_response()
-                }
-            },
-        ),
-    );
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port))
-        .await
-        .with_context(|| {
-            format!("could not listen on port {port} (SLIPWAY_WORKER_METRICS_PORT)")
-        })?;
-    tracing::info!(addr = %listener.local_addr()?, "metrics at /metrics");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
-    .context("metrics server error")
 }

@@ -17,6 +17,7 @@ pub mod owner;
 pub mod page;
 pub mod queue;
 pub mod users;
+pub mod workers;
 
 use std::time::Duration;
 

@@ -17,6 +17,11 @@ pub struct RunningApi {
 impl RunningApi {
     /// Starts slipway-api on `database_url` and waits until it answers /health.
     pub async fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, &[]).await
+    }
+
+    /// Like [`RunningApi::start`], with more settings.
+    pub async fn start_with(database_url: &str, extra: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
@@ -27,6 +32,7 @@ impl RunningApi {
             .env("PORT", port.to_string())
             .env("SLIPWAY_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn")
+            .envs(extra.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -109,10 +109,9 @@ fn info_of(c: ContainerSummary) -> ReplicaInfo {
 impl Runtime for DockerRuntime {
     async fn ping(&self) -> Result<String, RuntimeError> {
         self.docker
-            .ping()
+            .version()
             .await
-            .map_err(|e| docker_err("Docker Engine", e))?;
-        Ok("Docker Engine".to_owned())
+            .map_err(|e| docker_err("the Docker Engine does not answer", e))
     }
 
     async fn start_up(&self) -> Result<(), RuntimeError> {
