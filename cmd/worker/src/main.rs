@@ -25,16 +25,16 @@ async fn main() -> anyhow::Result<()> {
     let ctx = Context::new(pool.clone(), docker, config).context("could not set up the worker")?;
     if let Some(port) = port {
         let config = &ctx.config;
-        let internal = slipway_service::internal::Internal {
+        let internal = slipway_worker_http::Internal {
             pool,
             runtime: ctx.runtime.clone(),
             app_subnets: config.app_subnets,
             token: config.internal_token.clone(),
             shutdown: shutdown.clone(),
         };
-        let listener = slipway_service::internal::bind(port).await?;
+        let listener = slipway_worker_http::bind(port).await?;
         tokio::spawn(async move {
-            if let Err(e) = slipway_service::internal::serve(internal, listener).await {
+            if let Err(e) = slipway_worker_http::serve(internal, listener).await {
                 tracing::error!(error = %e, "internal server stopped");
             }
         });

@@ -295,8 +295,8 @@ async fn runtime_logs_come_from_the_running_containers_tagged_and_followable(poo
     worker_config.worker_url = Some(format!("http://{}", listener.local_addr().unwrap()));
     let stop = CancellationToken::new();
     let ctx = Context::new(pool.clone(), docker.clone(), worker_config).unwrap();
-    tokio::spawn(slipway_service::internal::serve(
-        slipway_service::internal::Internal {
+    tokio::spawn(slipway_worker_http::serve(
+        slipway_worker_http::Internal {
             pool: pool.clone(),
             runtime: ctx.runtime.clone(),
             app_subnets: config.app_subnets,

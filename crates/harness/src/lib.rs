@@ -69,14 +69,14 @@ pub async fn start_worker(pool: PgPool, config: &Config, name: &str) -> RunningW
     worker_config.worker_url = Some(format!("http://{}", listener.local_addr().unwrap()));
     let ctx = Context::new(pool.clone(), docker.clone(), worker_config).expect("worker context");
     let stop = CancellationToken::new();
-    let internal = slipway_service::internal::Internal {
+    let internal = slipway_worker_http::Internal {
         pool,
         runtime: ctx.runtime.clone(),
         app_subnets: ctx.config.app_subnets,
         token: ctx.config.internal_token.clone(),
         shutdown: stop.clone(),
     };
-    tokio::spawn(slipway_service::internal::serve(internal, listener));
+    tokio::spawn(slipway_worker_http::serve(internal, listener));
     let worker = Worker::new(ctx, name);
     let task = tokio::spawn({
         let stop = stop.clone();

@@ -10,8 +10,6 @@ use slipway_store::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-pub mod internal;
-
 /// How long start-up waits for Postgres before giving up.
 const DATABASE_PATIENCE: Duration = Duration::from_secs(60);
 
