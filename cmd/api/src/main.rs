@@ -32,9 +32,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = slipway_service::load_config()?;
+    let mut config = slipway_service::load_config()?;
     slipway_service::init_tracing(config.log_json);
     let pool = slipway_service::database(&config, 10).await?;
+    slipway_service::settle_internal_token(&mut config, &pool).await?;
     match args.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(pool, config).await,
         Command::CreateAdmin { name } => create_admin(&pool, &name).await,

@@ -47,14 +47,19 @@ fn ticks(text: &str) -> Vec<u64> {
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn the_api_without_docker_is_ready_and_serves_runtime_logs_through_a_worker(pool: PgPool) {
-    let config = config();
+    // No SLIPWAY_INTERNAL_TOKEN anywhere (as in a fresh `docker compose up`): the worker
+    // settles on the installation's generated token, as slipway-worker's main does, and
+    // the API process finds the same one in the database.
+    let mut config = config();
+    config.internal_token = None;
+    slipway_service::settle_internal_token(&mut config, &pool)
+        .await
+        .unwrap();
     let worker = start_worker(pool.clone(), &config, "no-docker-test").await;
-    let token = config.internal_token.as_ref().unwrap().expose().to_owned();
     let api = RunningApi::start_with(
         &slipway_testkit::database_url_of(&pool).await,
         &[
             ("DOCKER_HOST", "tcp://127.0.0.1:1"),
-            ("SLIPWAY_INTERNAL_TOKEN", &token),
             ("SLIPWAY_ALLOW_LOCAL_REPOS", "true"),
             ("SLIPWAY_LEASE_DURATION", "10s"),
         ],

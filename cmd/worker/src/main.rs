@@ -6,10 +6,11 @@ use slipway_engine::{Context, Worker};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = slipway_service::load_config()?;
+    let mut config = slipway_service::load_config()?;
     slipway_service::init_tracing(config.log_json);
     let connections = u32::try_from(config.worker_concurrency * 2 + 4).unwrap_or(u32::MAX);
     let pool = slipway_service::database(&config, connections).await?;
+    slipway_service::settle_internal_token(&mut config, &pool).await?;
     let docker = DockerClient::connect(config.docker_host.as_deref())
         .await
         .context("could not reach the Docker Engine (DOCKER_HOST)")?;

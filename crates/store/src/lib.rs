@@ -16,6 +16,7 @@ pub mod logs;
 pub mod owner;
 pub mod page;
 pub mod queue;
+pub mod secrets;
 pub mod users;
 pub mod workers;
 

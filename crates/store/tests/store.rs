@@ -673,3 +673,52 @@ async fn one_reconciliation_per_app_at_a_time(pool: PgPool) {
     .unwrap()
     .unwrap();
 }
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn the_first_generated_installation_secret_is_everyones(pool: PgPool) {
+    use slipway_store::secrets;
+    let first = secrets::get_or_create(&pool, "internal_token", "from-the-api")
+        .await
+        .unwrap();
+    let second = secrets::get_or_create(&pool, "internal_token", "from-a-worker")
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("from-the-api", "from-the-api")
+    );
+    let other = secrets::get_or_create(&pool, "another", "x").await.unwrap();
+    assert_eq!(other, "x");
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_death_seen_by_two_workers_counts_once(pool: PgPool) {
+    use slipway_store::deaths::{self, Death};
+    let app = apps::create(&pool, Owner::Any, &new_app("deaths"))
+        .await
+        .unwrap();
+    let id = app.1.id;
+    let at = chrono::Utc::now();
+    let death = |replica_id: &'static str, died_at| Death {
+        deployment_id: id,
+        replica: "web-1",
+        replica_id,
+        died_at,
+        exit_code: Some(137),
+    };
+    assert!(deaths::record(&pool, &death("c1", at)).await.unwrap());
+    assert!(!deaths::record(&pool, &death("c1", at)).await.unwrap());
+    let later = at + chrono::Duration::seconds(3);
+    assert!(deaths::record(&pool, &death("c2", later)).await.unwrap());
+    let since = at - chrono::Duration::minutes(10);
+    let recent = deaths::recent(&pool, id, "web-1", since).await.unwrap();
+    assert_eq!(recent.count, 2);
+    assert_eq!(
+        recent.last.map(|t| t.timestamp_micros()),
+        Some(later.timestamp_micros())
+    );
+    let none = deaths::recent(&pool, id, "web-1", later + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!((none.count, none.last), (0, None));
+}
