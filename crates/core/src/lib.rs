@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod display;
 pub mod envvars;
 pub mod labels;
+pub mod output;
 pub mod spec;
 pub mod status;
 pub mod subnets;

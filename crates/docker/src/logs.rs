@@ -7,32 +7,9 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
+pub use slipway_core::output::{LogLine, LogStream, LogsQuery};
+
 use crate::{DockerClient, DockerError};
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogsQuery {
-    /// Only the last `tail` lines (then new ones, when following). `Some(0)` gives no
-    /// old lines at all on Engine 20.10 (only new ones, when following).
-    pub tail: Option<usize>,
-    /// Only lines written at or after this Unix time (seconds).
-    pub since: Option<i64>,
-    /// Keep the stream open and send new lines as they are written.
-    pub follow: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    pub stream: LogStream,
-    /// When Docker received the line (its first part, for a line Docker split).
-    pub at: Option<DateTime<Utc>>,
-    pub text: String,
-}
 
 impl DockerClient {
     /// The container's output as lines, oldest first.

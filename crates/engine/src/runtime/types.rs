@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use slipway_core::output::{LogLine, LogStream, LogsQuery};
+
 /// Where an app's releases run. Today an app has one environment; the environments
 /// issue adds more per app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,29 +159,6 @@ pub struct ReplicaEvent {
     /// When it happened, by the runtime's clock: the same event seen by two workers
     /// carries the same time.
     pub at: DateTime<Utc>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LogsQuery {
-    /// Only the last `tail` lines (then new ones, when following).
-    pub tail: Option<usize>,
-    /// Only lines written at or after this Unix time (seconds).
-    pub since: Option<i64>,
-    /// Keep the stream open and send new lines as they are written.
-    pub follow: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogStream {
-    Stdout,
-    Stderr,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogLine {
-    pub stream: LogStream,
-    pub at: Option<DateTime<Utc>>,
-    pub text: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

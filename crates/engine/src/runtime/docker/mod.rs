@@ -20,8 +20,8 @@ use slipway_docker::{ContainerSpec, ContainerSummary, DockerClient, DockerError}
 use uuid::Uuid;
 
 use super::{
-    Completed, Environment, Health, LogLine, LogStream, LogsQuery, OneOffSpec, Replica,
-    ReplicaEvent, ReplicaInfo, ReplicaSpec, ReplicaState, Runtime, RuntimeError, RuntimeErrorKind,
+    Completed, Environment, Health, LogLine, LogsQuery, OneOffSpec, Replica, ReplicaEvent,
+    ReplicaInfo, ReplicaSpec, ReplicaState, Runtime, RuntimeError, RuntimeErrorKind,
 };
 
 pub struct DockerRuntime {
@@ -264,24 +264,11 @@ impl Runtime for DockerRuntime {
         replica: &str,
         query: &LogsQuery,
     ) -> BoxStream<'static, Result<LogLine, RuntimeError>> {
-        let query = slipway_docker::LogsQuery {
-            tail: query.tail,
-            since: query.since,
-            follow: query.follow,
-        };
         let name = replica.to_owned();
         self.docker
-            .logs(replica, &query)
+            .logs(replica, query)
             .map(move |line| {
-                line.map(|l| LogLine {
-                    stream: match l.stream {
-                        slipway_docker::LogStream::Stdout => LogStream::Stdout,
-                        slipway_docker::LogStream::Stderr => LogStream::Stderr,
-                    },
-                    at: l.at,
-                    text: l.text,
-                })
-                .map_err(|e| docker_err(&format!("could not read the logs of {name}"), e))
+                line.map_err(|e| docker_err(&format!("could not read the logs of {name}"), e))
             })
             .boxed()
     }

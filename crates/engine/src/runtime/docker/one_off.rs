@@ -8,7 +8,7 @@ use slipway_core::labels;
 use slipway_docker::ContainerSpec;
 
 use super::{DockerRuntime, docker_err};
-use crate::runtime::{Completed, LogLine, LogStream, OneOffSpec, RuntimeError};
+use crate::runtime::{Completed, LogLine, LogsQuery, OneOffSpec, RuntimeError};
 
 /// Time a timed-out run gets to stop before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -63,7 +63,7 @@ async fn follow_until_exit(
     spec: &OneOffSpec,
     output: &(dyn Fn(LogLine) + Send + Sync),
 ) -> Result<Completed, RuntimeError> {
-    let query = slipway_docker::LogsQuery {
+    let query = LogsQuery {
         tail: None,
         since: None,
         follow: true,
@@ -72,15 +72,7 @@ async fn follow_until_exit(
     let mut lines = Box::pin(rt.docker.logs(id, &query));
     let followed = tokio::time::timeout(spec.timeout, async {
         while let Some(line) = lines.next().await {
-            let line = line.map_err(|e| docker_err(&format!("could not read {}", spec.name), e))?;
-            output(LogLine {
-                stream: match line.stream {
-                    slipway_docker::LogStream::Stdout => LogStream::Stdout,
-                    slipway_docker::LogStream::Stderr => LogStream::Stderr,
-                },
-                at: line.at,
-                text: line.text,
-            });
+            output(line.map_err(|e| docker_err(&format!("could not read {}", spec.name), e))?);
         }
         Ok::<(), RuntimeError>(())
     })
