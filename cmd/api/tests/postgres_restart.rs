@@ -150,14 +150,24 @@ async fn writes_during_a_postgres_restart_get_201_or_503_never_500() {
         "no request met the restart ({} answers): the test proved nothing",
         answers.len()
     );
-    let listed = call(reqwest::Method::GET, &apps, ADMIN_TOKEN, None).await;
-    assert_eq!(listed.0, 200, "{}", listed.1);
-    let names: std::collections::HashSet<&str> = listed.1["apps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["name"].as_str())
-        .collect();
+    // Every page of the list: the writers made more apps than one page holds.
+    let mut names = std::collections::HashSet::new();
+    let mut page = format!("{apps}?limit=1000");
+    loop {
+        let listed = call(reqwest::Method::GET, &page, ADMIN_TOKEN, None).await;
+        assert_eq!(listed.0, 200, "{}", listed.1);
+        names.extend(
+            listed.1["apps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|a| a["name"].as_str().map(str::to_owned)),
+        );
+        match listed.1["next_cursor"].as_str() {
+            Some(cursor) => page = format!("{apps}?limit=1000&cursor={cursor}"),
+            None => break,
+        }
+    }
     for (name, status, _) in &answers {
         if *status == 201 {
             assert!(
