@@ -3,6 +3,7 @@
 //! network. Knows nothing of Postgres or HTTP APIs.
 
 mod build;
+mod buildkit_progress;
 mod client;
 mod container;
 mod error;
@@ -11,7 +12,7 @@ mod image;
 mod logs;
 mod network;
 
-pub use build::{BuildRequest, BuiltImage};
+pub use build::{BuildRequest, Builder, BuiltImage};
 pub use client::DockerClient;
 pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
 pub use error::{BuildError, DockerError};

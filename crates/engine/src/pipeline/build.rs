@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use std::collections::HashMap;
+
 use slipway_core::spec::AppSpec;
-use slipway_core::{Phase, labels};
-use slipway_docker::{BuildError, BuildRequest};
+use slipway_core::{BuilderChoice, Phase, labels};
+use slipway_docker::{BuildError, BuildRequest, Builder};
 use slipway_source::Fetched;
 
 use super::{Run, human_bytes, humanize, stream};
@@ -28,6 +30,8 @@ struct Recipe {
     build_args: BTreeMap<String, String>,
     /// Whether the context holds the submodules.
     submodules: bool,
+    /// The Dockerfile stage built (`[build] target`).
+    target: Option<String>,
 }
 
 impl Recipe {
@@ -50,6 +54,10 @@ impl Recipe {
         if self.submodules {
             feed(b"[build] submodules");
         }
+        if let Some(target) = &self.target {
+            feed(b"[build] target");
+            feed(target.as_bytes());
+        }
         format!("{:08x}", hash as u32)
     }
 }
@@ -66,6 +74,7 @@ impl Run<'_> {
             },
             build_args: spec.build_args.clone(),
             submodules: spec.submodules,
+            target: spec.target.clone(),
         };
         let tag = format!(
             "{}:{}-{}",
@@ -117,10 +126,11 @@ impl Run<'_> {
         tag: &str,
         recipe: &Recipe,
     ) -> Result<Vec<u16>, Failure> {
-        self.slipway_line(format!("Building image {tag}"));
+        let builder = self.builder().await?;
+        self.slipway_line(format!("Building image {tag} with {}", builder.name()));
         self.built_image = Some(tag.to_owned());
         let started = std::time::Instant::now();
-        let mut built = self.build_once(fetched, tag, recipe).await;
+        let mut built = self.build_once(fetched, tag, recipe, builder).await;
         if let Err(BuildError::Failed { message }) = &built {
             // Docker's layer cache is shared: an image removed elsewhere (another app's
             // teardown, say) can vanish from under a build that reused its layers.
@@ -129,7 +139,7 @@ impl Run<'_> {
                 self.slipway_line(
                     "The layer cache changed during the build; building again".into(),
                 );
-                built = self.build_once(fetched, tag, recipe).await;
+                built = self.build_once(fetched, tag, recipe, builder).await;
             }
         }
         let built = built.map_err(|e| match e {
@@ -145,6 +155,27 @@ impl Run<'_> {
         Ok(built.exposed_ports)
     }
 
+    /// The builder SLIPWAY_BUILDER asks for; for `auto`, BuildKit when the daemon has it.
+    async fn builder(&self) -> Result<Builder, Failure> {
+        Ok(match self.ctx.config.builder {
+            BuilderChoice::BuildKit => Builder::BuildKit,
+            BuilderChoice::Legacy => Builder::Legacy,
+            BuilderChoice::Auto => {
+                let buildkit = self
+                    .ctx
+                    .docker
+                    .supports_buildkit()
+                    .await
+                    .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?;
+                if buildkit {
+                    Builder::BuildKit
+                } else {
+                    Builder::Legacy
+                }
+            }
+        })
+    }
+
     /// One build attempt. Time limits and loss of the deployment end it early, reported
     /// as `Failed` with the reason (the message of a `Failure::Lost` is never shown).
     async fn build_once(
@@ -152,6 +183,7 @@ impl Run<'_> {
         fetched: &Fetched,
         tag: &str,
         recipe: &Recipe,
+        builder: Builder,
     ) -> Result<slipway_docker::BuiltImage, BuildError> {
         let abort = Arc::new(AtomicBool::new(false));
         let (context, context_task) = stream::stream_context(
@@ -161,14 +193,17 @@ impl Run<'_> {
             abort.clone(),
             self.log.clone(),
         );
-        // No build labels: the classic builder turns each into an extra LABEL step with
-        // its own container (about a second each here). Images are found by their
-        // repository name, `slipway-<app>`, instead.
+        // The labels say which installation and app an image belongs to, so retention
+        // and teardown never touch another installation's images on a shared daemon.
+        // (BuildKit writes them into the image config; the classic builder adds one
+        // LABEL step.)
         let request = BuildRequest {
             tag: tag.to_owned(),
             dockerfile: recipe.dockerfile.clone(),
-            labels: Default::default(),
+            labels: image_labels(&self.ctx.config.network, &self.job.app.name),
             build_args: recipe.build_args.clone().into_iter().collect(),
+            target: recipe.target.clone(),
+            builder,
         };
         let sink = self.log.clone();
         let mut on_line = move |line: String| sink.line("build", line);
@@ -215,4 +250,13 @@ impl Run<'_> {
             other => other,
         })
     }
+}
+
+/// The labels of every image Slipway builds: the installation (`SLIPWAY_NETWORK`, as on
+/// containers) and the app.
+pub(crate) fn image_labels(network: &str, app: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (labels::LABEL_NETWORK.to_owned(), network.to_owned()),
+        (labels::LABEL_APP.to_owned(), app.to_owned()),
+    ])
 }
