@@ -17,7 +17,7 @@ pub use client::DockerClient;
 pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
 pub use error::{BuildError, DockerError};
 pub use events::ContainerEvent;
-pub use image::ImageSummary;
+pub use image::{ImageDetails, ImageSummary};
 pub use logs::{LogLine, LogStream, LogsQuery};
 
 /// Label set on every network this crate creates.

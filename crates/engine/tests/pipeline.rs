@@ -429,6 +429,8 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
         .await
         .unwrap();
     assert!(page.contains("doomed"));
+    let foreign =
+        support::build_foreign_image(&env.docker, &app.name, "another-installation").await;
     apps::mark_deleted(&env.pool, Owner::Any, &app.name)
         .await
         .unwrap();
@@ -442,13 +444,17 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
     }
     let label = [("slipway.app", app.name.as_str())];
     assert!(env.docker.list_containers(&label).await.unwrap().is_empty());
-    assert!(
-        env.docker
-            .list_images_of(&format!("slipway-{}", app.name))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Only this installation's images: another's image of the same name stays.
+    let left: Vec<String> = env
+        .docker
+        .list_images_of(&format!("slipway-{}", app.name))
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|i| i.tags)
+        .collect();
+    assert_eq!(left, [foreign.clone()]);
+    env.docker.remove_image(&foreign).await.unwrap();
     env.teardown().await;
 }
 

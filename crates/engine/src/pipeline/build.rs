@@ -5,16 +5,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use std::collections::HashMap;
-
 use slipway_core::spec::AppSpec;
 use slipway_core::{BuilderChoice, Phase, labels};
 use slipway_docker::{BuildError, BuildRequest, Builder};
 use slipway_source::Fetched;
 
 use super::{Run, human_bytes, humanize, stream};
-use crate::Failure;
 use crate::replicas::DEFAULT_PORT;
+use crate::{Failure, app_images};
 
 /// Placeholder reason of a build stopped because the deployment left this worker; it is
 /// turned into `Failure::Lost` and never shown.
@@ -85,9 +83,12 @@ impl Run<'_> {
         let existing = self
             .ctx
             .docker
-            .image_exposed_ports(&tag)
+            .image_details(&tag)
             .await
-            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?;
+            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?
+            // Another installation on this Docker host may hold the same tag.
+            .filter(|image| app_images::is_ours(&image.labels, &self.ctx.config.network, &app.name))
+            .map(|image| image.exposed_ports);
         let exposed = match existing {
             Some(exposed) => {
                 self.slipway_line(format!(
@@ -200,7 +201,7 @@ impl Run<'_> {
         let request = BuildRequest {
             tag: tag.to_owned(),
             dockerfile: recipe.dockerfile.clone(),
-            labels: image_labels(&self.ctx.config.network, &self.job.app.name),
+            labels: app_images::image_labels(&self.ctx.config.network, &self.job.app.name),
             build_args: recipe.build_args.clone().into_iter().collect(),
             target: recipe.target.clone(),
             builder,
@@ -250,13 +251,4 @@ impl Run<'_> {
             other => other,
         })
     }
-}
-
-/// The labels of every image Slipway builds: the installation (`SLIPWAY_NETWORK`, as on
-/// containers) and the app.
-pub(crate) fn image_labels(network: &str, app: &str) -> HashMap<String, String> {
-    HashMap::from([
-        (labels::LABEL_NETWORK.to_owned(), network.to_owned()),
-        (labels::LABEL_APP.to_owned(), app.to_owned()),
-    ])
 }
