@@ -118,6 +118,9 @@ pub struct Config {
     pub build_timeout: Duration,
     /// Which of Docker's builders builds images (SLIPWAY_BUILDER).
     pub builder: BuilderChoice,
+    /// BuildKit's cache is pruned down to this many bytes after each build
+    /// (SLIPWAY_BUILD_CACHE_MAX).
+    pub build_cache_max: u64,
     pub release_timeout: Duration,
     pub lease_duration: Duration,
     /// How many times a deployment is started before a lost worker fails it for good.
@@ -209,6 +212,7 @@ impl Config {
             clone_timeout: env.duration("SLIPWAY_CLONE_TIMEOUT", Duration::from_secs(600))?,
             build_timeout: env.duration("SLIPWAY_BUILD_TIMEOUT", Duration::from_secs(1800))?,
             builder: env.parse("SLIPWAY_BUILDER", BuilderChoice::Auto, BuilderChoice::parse)?,
+            build_cache_max: env.size("SLIPWAY_BUILD_CACHE_MAX", 10 << 30)?,
             release_timeout: env.duration("SLIPWAY_RELEASE_TIMEOUT", Duration::from_secs(120))?,
             lease_duration: env.duration("SLIPWAY_LEASE_DURATION", Duration::from_secs(30))?,
             max_attempts: env.number("SLIPWAY_MAX_ATTEMPTS", 2i32, 1)?,
@@ -545,6 +549,13 @@ mod tests {
     fn builder_choice() {
         let c = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
         assert_eq!(c.builder, BuilderChoice::Auto);
+        assert_eq!(c.build_cache_max, 10 << 30);
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_BUILD_CACHE_MAX", "2g"),
+        ])
+        .unwrap();
+        assert_eq!(c.build_cache_max, 2 << 30);
         for (raw, choice) in [
             ("buildkit", BuilderChoice::BuildKit),
             ("legacy", BuilderChoice::Legacy),

@@ -3,6 +3,7 @@
 //! network. Knows nothing of Postgres or HTTP APIs.
 
 mod build;
+mod build_cache;
 mod buildkit_progress;
 mod client;
 mod container;

@@ -678,3 +678,60 @@ async fn dropping_a_build_during_the_upload_releases_the_context() {
         .expect("the context stream was still alive 5 s after the build future was dropped")
         .expect("guard dropped");
 }
+
+/// Bytes of BuildKit cache on the daemon, from `GET /system/df` in API 1.41's shape
+/// (bollard reads the newer one), over the default socket.
+async fn build_cache_bytes() -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::UnixStream::connect("/var/run/docker.sock")
+        .await
+        .expect("docker socket");
+    socket
+        .write_all(b"GET /v1.41/system/df HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    socket.read_to_end(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    let (_, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    let df: serde_json::Value = serde_json::from_str(body).expect("JSON from /system/df");
+    df["BuildCache"]
+        .as_array()
+        .map(|records| records.iter().filter_map(|r| r["Size"].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn the_build_cache_is_pruned_down_to_the_bound() {
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let tag = format!("{}:latest", unique("cache"));
+    cleanup.image(&tag);
+    // A step of its own writing 2 MB, so the cache holds at least that much.
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\",\"sh\",\"-c\",\"echo {tag}; /bin/busybox dd if=/dev/zero of=/big bs=1024 count=2048\"]\n"
+    );
+    docker
+        .build_image(
+            &build_request(&tag, &[]),
+            stream(web_context(&dockerfile)),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_or_else(|e| panic!("build failed: {e}"));
+    let before = build_cache_bytes().await;
+    assert!(before >= 2 << 20, "{before} bytes of build cache");
+    assert_eq!(
+        docker.prune_build_cache(u64::MAX).await.expect("prune"),
+        0,
+        "nothing is pruned under the bound"
+    );
+    // Under what is there (records sharing data count once for the daemon, so a few
+    // MB under the listed sum): the least recently used records go.
+    let reclaimed = docker
+        .prune_build_cache(before - (8 << 20))
+        .await
+        .expect("prune");
+    assert!(reclaimed > 0, "nothing reclaimed from {before} bytes");
+}

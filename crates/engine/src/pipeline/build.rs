@@ -153,7 +153,25 @@ impl Run<'_> {
         slipway_telemetry::metrics()
             .build_seconds
             .observe(started.elapsed().as_secs_f64());
+        if builder == Builder::BuildKit {
+            self.prune_build_cache().await;
+        }
         Ok(built.exposed_ports)
+    }
+
+    /// Keeps BuildKit's cache under SLIPWAY_BUILD_CACHE_MAX. A failure only costs disk,
+    /// never the deployment.
+    async fn prune_build_cache(&self) {
+        let max = self.ctx.config.build_cache_max;
+        match self.ctx.docker.prune_build_cache(max).await {
+            Ok(0) => {}
+            Ok(reclaimed) => self.slipway_line(format!(
+                "Pruned {} of BuildKit's cache (SLIPWAY_BUILD_CACHE_MAX={})",
+                human_bytes(reclaimed),
+                human_bytes(max)
+            )),
+            Err(e) => tracing::warn!(error = %e, "could not prune BuildKit's cache"),
+        }
     }
 
     /// The builder SLIPWAY_BUILDER asks for; for `auto`, BuildKit when the daemon has it.
