@@ -478,7 +478,7 @@ async fn cancelling_an_in_flight_build_stops_it_and_removes_its_leftovers(pool: 
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("slow", slow));
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
-    env.wait_for_log(first.id, "Step 3/").await;
+    env.wait_for_log(first.id, "[2/2] RUN").await;
     let started = tokio::time::Instant::now();
     match deployments::cancel(&env.pool, first.id).await.unwrap() {
         CancelOutcome::Cancelled(row) => assert_eq!(row.status, DeploymentStatus::Cancelled),
