@@ -453,7 +453,7 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
         .into_iter()
         .flat_map(|i| i.tags)
         .collect();
-    assert_eq!(left, [foreign.clone()]);
+    assert_eq!(left, std::slice::from_ref(&foreign));
     env.docker.remove_image(&foreign).await.unwrap();
     env.teardown().await;
 }
