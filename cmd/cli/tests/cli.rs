@@ -119,7 +119,10 @@ async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
     for phase in ["✓ clone", "✓ build", "✓ release"] {
         assert!(created.stdout.contains(phase), "{created}");
     }
-    assert!(created.stdout.contains("Step 1/"), "build lines: {created}");
+    assert!(
+        created.stdout.contains("[1/2] COPY busybox"),
+        "build lines: {created}"
+    );
 
     let list = cli(vec!["apps", "list", "--json"]).await.ok().json();
     assert_eq!(list["apps"][0]["name"], name.as_str(), "{list}");
@@ -142,7 +145,10 @@ async fn an_app_lives_and_dies_through_the_cli(pool: PgPool) {
     let shown = cli(vec!["deployments", "info", &first]).await.ok();
     assert!(shown.stdout.contains("status      running"), "{shown}");
     let build_log = cli(vec!["logs", "--build", &first]).await.ok();
-    assert!(build_log.stdout.contains("Step 1/"), "{build_log}");
+    assert!(
+        build_log.stdout.contains("[1/2] COPY busybox"),
+        "{build_log}"
+    );
 
     let runtime = cli(vec![
         "logs",

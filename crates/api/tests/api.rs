@@ -486,11 +486,13 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let lines = logs["lines"].as_array().unwrap();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["stream"] == "build" && l["line"].as_str().unwrap().starts_with("Step 1/"))
-    );
+    assert!(lines.iter().any(|l| {
+        l["stream"] == "build"
+            && l["line"]
+                .as_str()
+                .unwrap()
+                .starts_with("[1/2] COPY busybox")
+    }));
     let seqs: Vec<i64> = lines.iter().map(|l| l["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "lines are in order");
     assert_eq!(logs["next_after"], *seqs.last().unwrap());
@@ -522,7 +524,10 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(text.lines().any(|l| l.starts_with("Step 1/")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("[1/2] COPY busybox")),
+        "{text}"
+    );
     // Following a finished deployment replays its lines as events, then ends.
     let Reply {
         status, text: sse, ..

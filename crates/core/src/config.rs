@@ -116,6 +116,11 @@ pub struct Config {
     pub allow_local_repos: bool,
     pub clone_timeout: Duration,
     pub build_timeout: Duration,
+    /// Which of Docker's builders builds images (SLIPWAY_BUILDER).
+    pub builder: BuilderChoice,
+    /// BuildKit's cache is pruned down to this many bytes after each build
+    /// (SLIPWAY_BUILD_CACHE_MAX).
+    pub build_cache_max: u64,
     pub release_timeout: Duration,
     pub lease_duration: Duration,
     /// How many times a deployment is started before a lost worker fails it for good.
@@ -161,6 +166,27 @@ pub struct Config {
     pub worker_url: Option<String>,
 }
 
+/// SLIPWAY_BUILDER: which of Docker's builders builds images.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BuilderChoice {
+    /// BuildKit when the daemon offers it, else the legacy builder.
+    #[default]
+    Auto,
+    BuildKit,
+    Legacy,
+}
+
+impl BuilderChoice {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "auto" => Ok(Self::Auto),
+            "buildkit" => Ok(Self::BuildKit),
+            "legacy" => Ok(Self::Legacy),
+            _ => Err("expected auto, buildkit or legacy".to_owned()),
+        }
+    }
+}
+
 impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Self::read(&Env::new(&get))
@@ -185,6 +211,8 @@ impl Config {
             allow_local_repos: env.bool("SLIPWAY_ALLOW_LOCAL_REPOS", false)?,
             clone_timeout: env.duration("SLIPWAY_CLONE_TIMEOUT", Duration::from_secs(600))?,
             build_timeout: env.duration("SLIPWAY_BUILD_TIMEOUT", Duration::from_secs(1800))?,
+            builder: env.parse("SLIPWAY_BUILDER", BuilderChoice::Auto, BuilderChoice::parse)?,
+            build_cache_max: env.size("SLIPWAY_BUILD_CACHE_MAX", 10 << 30)?,
             release_timeout: env.duration("SLIPWAY_RELEASE_TIMEOUT", Duration::from_secs(120))?,
             lease_duration: env.duration("SLIPWAY_LEASE_DURATION", Duration::from_secs(30))?,
             max_attempts: env.number("SLIPWAY_MAX_ATTEMPTS", 2i32, 1)?,
@@ -515,6 +543,34 @@ mod tests {
         assert_eq!((c.log_limit, c.worker_metrics_port), (1024, None));
         assert!(c.publish_ports && c.allow_local_repos);
         assert_eq!(c.base_domain, "apps.example.com");
+    }
+
+    #[test]
+    fn builder_choice() {
+        let c = parse(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(c.builder, BuilderChoice::Auto);
+        assert_eq!(c.build_cache_max, 10 << 30);
+        let c = parse(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("SLIPWAY_BUILD_CACHE_MAX", "2g"),
+        ])
+        .unwrap();
+        assert_eq!(c.build_cache_max, 2 << 30);
+        for (raw, choice) in [
+            ("buildkit", BuilderChoice::BuildKit),
+            ("legacy", BuilderChoice::Legacy),
+            ("auto", BuilderChoice::Auto),
+        ] {
+            let c = parse(&[("DATABASE_URL", "postgres://x"), ("SLIPWAY_BUILDER", raw)]).unwrap();
+            assert_eq!(c.builder, choice);
+        }
+        assert!(
+            parse(&[
+                ("DATABASE_URL", "postgres://x"),
+                ("SLIPWAY_BUILDER", "kaniko")
+            ])
+            .is_err()
+        );
     }
 
     #[test]

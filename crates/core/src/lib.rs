@@ -14,6 +14,6 @@ pub mod subnets;
 pub mod token;
 pub mod validate;
 
-pub use config::{Config, ConfigError, SecretKey};
+pub use config::{BuilderChoice, Config, ConfigError, SecretKey};
 pub use status::{DeploymentStatus, Kind, Phase};
 pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

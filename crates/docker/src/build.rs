@@ -1,14 +1,36 @@
-//! Image builds with the classic builder, streaming the build output.
+//! Image builds with BuildKit or the classic builder, streaming the build output.
 
 use std::collections::HashMap;
 
 use bollard::errors::Error as BollardError;
-use bollard::models::BuildInfo;
+use bollard::models::{BuildInfo, BuildInfoAux};
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
+use crate::buildkit_progress::Progress;
 use crate::{BuildError, DockerClient, DockerError};
+
+/// Which of the daemon's builders runs a build.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Builder {
+    /// BuildKit, through the Engine API without a session (`POST /build?version=2`):
+    /// `RUN --mount`, parallel stages, no intermediate containers.
+    #[default]
+    BuildKit,
+    /// The classic builder (`version=1`).
+    Legacy,
+}
+
+impl Builder {
+    /// The name the deployment log shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BuildKit => "BuildKit",
+            Self::Legacy => "the legacy builder",
+        }
+    }
+}
 
 /// What to build and how to name it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,6 +41,9 @@ pub struct BuildRequest {
     pub dockerfile: String,
     pub labels: HashMap<String, String>,
     pub build_args: HashMap<String, String>,
+    /// The Dockerfile stage to build (`--target`); the last stage when `None`.
+    pub target: Option<String>,
+    pub builder: Builder,
 }
 
 /// A successfully built image.
@@ -46,35 +71,63 @@ impl DockerClient {
     where
         S: Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     {
-        let options = BuildImageOptionsBuilder::new()
+        let mut options = BuildImageOptionsBuilder::new()
             .dockerfile(&req.dockerfile)
             .t(&req.tag)
             .labels(&req.labels)
             .buildargs(&req.build_args)
             .rm(true)
             .forcerm(true)
-            .version(BuilderVersion::BuilderV1)
-            .build();
+            // Always version 1 for bollard: see `buildkit_without_session`.
+            .version(BuilderVersion::BuilderV1);
+        if let Some(target) = &req.target {
+            options = options.target(target);
+        }
+        let docker = match req.builder {
+            Builder::BuildKit => buildkit_without_session(&self.docker),
+            Builder::Legacy => self.docker.clone(),
+        };
         // No task is spawned here: the request (and its body) lives in this future,
         // so dropping the future drops the connection.
-        let mut items =
-            self.docker
-                .build_image(options, None, Some(bollard::body_try_stream(context)));
+        let mut items = docker.build_image(
+            options.build(),
+            None,
+            Some(bollard::body_try_stream(context)),
+        );
         let mut image_id = None;
+        let mut progress = Progress::default();
         while let Some(item) = items.next().await {
-            let info = item.map_err(build_error)?;
+            let info = match item.map_err(build_error) {
+                Ok(info) => info,
+                Err(BuildError::Failed { message }) => {
+                    return Err(BuildError::Failed {
+                        message: progress.failure(&message),
+                    });
+                }
+                Err(e) => return Err(e),
+            };
             if let Some(detail) = &info.error_detail {
                 let message = detail.message.clone().unwrap_or_default();
                 return Err(BuildError::Failed {
                     message: if message.is_empty() {
                         "the build failed without a message".into()
                     } else {
-                        message
+                        progress.failure(&message)
                     },
                 });
             }
-            if let Some(id) = info.aux.as_ref().and_then(|aux| aux.id.clone()) {
-                image_id = Some(id);
+            match &info.aux {
+                Some(BuildInfoAux::Default(image)) => {
+                    if let Some(id) = &image.id {
+                        image_id = Some(id.clone());
+                    }
+                }
+                Some(BuildInfoAux::BuildKit(status)) => {
+                    for line in progress.lines(status) {
+                        on_line(line);
+                    }
+                }
+                None => {}
             }
             for line in output_lines(&info) {
                 on_line(line);
@@ -96,6 +149,41 @@ impl DockerClient {
         let exposed_ports = self.exposed_tcp_ports(&id).await?;
         Ok(BuiltImage { id, exposed_ports })
     }
+}
+
+/// The same connection, with `/build` requests sent as `version=2` (BuildKit).
+///
+/// bollard insists on a BuildKit session for `version=2` (it needs one for secrets and
+/// SSH forwarding, which Slipway does not use); the daemon does not, and builds from the
+/// tar body alone. So the request goes out as a classic build and is rewritten on its
+/// way; bollard still decodes BuildKit's progress (`BuildInfoAux::BuildKit`).
+fn buildkit_without_session(docker: &bollard::Docker) -> bollard::Docker {
+    docker.clone().with_request_modifier(|mut request| {
+        let uri = request.uri();
+        if uri.path().ends_with("/build")
+            && let Some(query) = uri.query()
+        {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|pair| {
+                    if pair == "version=1" {
+                        "version=2"
+                    } else {
+                        pair
+                    }
+                })
+                .collect();
+            let path_and_query = format!("{}?{}", uri.path(), query.join("&"));
+            let mut parts = uri.clone().into_parts();
+            if let Ok(pq) = path_and_query.parse() {
+                parts.path_and_query = Some(pq);
+                if let Ok(rewritten) = http::Uri::from_parts(parts) {
+                    *request.uri_mut() = rewritten;
+                }
+            }
+        }
+        request
+    })
 }
 
 /// The `/build` endpoint answers a bad request (unparsable Dockerfile, missing

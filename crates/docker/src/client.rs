@@ -48,6 +48,25 @@ impl DockerClient {
             v.api_version.unwrap_or_else(unknown)
         ))
     }
+
+    /// Whether the daemon builds with BuildKit through the Engine API without a session:
+    /// a Linux daemon with API 1.39 (Docker 18.09) or later, where `version=2` builds
+    /// appeared.
+    pub async fn supports_buildkit(&self) -> Result<bool, DockerError> {
+        let v = self.docker.version().await?;
+        let linux =
+            v.os.as_deref()
+                .is_none_or(|os| os.eq_ignore_ascii_case("linux"));
+        Ok(linux && v.api_version.as_deref().is_some_and(api_at_least_1_39))
+    }
+}
+
+/// `1.41` → true, `1.38` → false.
+fn api_at_least_1_39(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let major = parts.next().unwrap_or(0);
+    let minor = parts.next().unwrap_or(0);
+    (major, minor) >= (1, 39)
 }
 
 /// The `filters` query parameter for a list call: `label=key=value` for each pair (AND).
@@ -58,4 +77,16 @@ pub(crate) fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<Stri
         filters.insert("label".to_owned(), values);
     }
     filters
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn buildkit_needs_api_1_39() {
+        assert!(super::api_at_least_1_39("1.41"));
+        assert!(super::api_at_least_1_39("1.39"));
+        assert!(super::api_at_least_1_39("2.0"));
+        assert!(!super::api_at_least_1_39("1.38"));
+        assert!(!super::api_at_least_1_39("garbage"));
+    }
 }

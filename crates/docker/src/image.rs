@@ -18,6 +18,14 @@ pub struct ImageSummary {
     pub labels: HashMap<String, String>,
 }
 
+/// What an inspected image says of itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageDetails {
+    /// TCP ports from the image's `EXPOSE`, sorted.
+    pub exposed_ports: Vec<u16>,
+    pub labels: HashMap<String, String>,
+}
+
 impl DockerClient {
     /// Whether an image with this reference (tag or id) exists locally.
     #[tracing::instrument(level = "debug", skip(self))]
@@ -97,6 +105,23 @@ impl DockerClient {
             .and_then(|c| c.exposed_ports)
             .unwrap_or_default();
         Ok(Some(tcp_ports(&exposed)))
+    }
+
+    /// The image's labels and the TCP ports it EXPOSEs, or `None` when there is no such
+    /// image.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn image_details(
+        &self,
+        reference: &str,
+    ) -> Result<Option<ImageDetails>, DockerError> {
+        let Some(image) = ok_if_not_found(self.docker.inspect_image(reference).await)? else {
+            return Ok(None);
+        };
+        let config = image.config.unwrap_or_default();
+        Ok(Some(ImageDetails {
+            exposed_ports: tcp_ports(&config.exposed_ports.unwrap_or_default()),
+            labels: config.labels.unwrap_or_default(),
+        }))
     }
 
     pub(crate) async fn exposed_tcp_ports(&self, reference: &str) -> Result<Vec<u16>, DockerError> {

@@ -3,6 +3,8 @@
 //! network. Knows nothing of Postgres or HTTP APIs.
 
 mod build;
+mod build_cache;
+mod buildkit_progress;
 mod client;
 mod container;
 mod error;
@@ -11,12 +13,12 @@ mod image;
 mod logs;
 mod network;
 
-pub use build::{BuildRequest, BuiltImage};
+pub use build::{BuildRequest, Builder, BuiltImage};
 pub use client::DockerClient;
 pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
 pub use error::{BuildError, DockerError};
 pub use events::ContainerEvent;
-pub use image::ImageSummary;
+pub use image::{ImageDetails, ImageSummary};
 pub use logs::{LogLine, LogStream, LogsQuery};
 
 /// Label set on every network this crate creates.

@@ -3,6 +3,7 @@
 //! releases with the runtime, watches their replicas, and tears deleted apps down. The
 //! pipeline, reconciler and watcher reach the runtime only through [`runtime::Runtime`].
 
+mod app_images;
 mod error;
 mod failure;
 pub mod heartbeat;

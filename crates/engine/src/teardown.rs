@@ -1,14 +1,14 @@
 //! Removing a deleted app: its environment from the runtime (replicas, network), its
-//! images (found by their repository, `slipway-<app>`), then its rows.
+//! images (this installation's, by their labels), then its rows.
 
 use std::time::Duration;
 
-use slipway_core::labels;
 use slipway_store::apps::{self, Teardown};
 use slipway_store::{containers, deployments, images};
 use uuid::Uuid;
 
 use crate::Context;
+use crate::app_images::owned_tags;
 use crate::runtime::docker::docker_err;
 use crate::runtime::{Environment, RuntimeError};
 
@@ -22,21 +22,17 @@ pub(crate) async fn run(ctx: &Context, teardown: Teardown) {
         ctx.runtime.destroy(&env).await?;
         // By tag, not id: an identical build of another app shares the image id, and
         // removing the id would take that app's tag with it.
-        let repository = labels::image_repository(&teardown.app.name);
-        let prefix = format!("{repository}:");
-        let images = ctx
-            .docker
-            .list_images_of(&repository)
+        // Only this installation's: another one on the same Docker host may have an
+        // app of the same name.
+        let tags = owned_tags(&ctx.docker, &ctx.config.network, &teardown.app.name)
             .await
             .map_err(|e| docker_err("could not list the app's images", e))?;
-        for image in images {
-            for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
-                ctx.docker
-                    .remove_image(tag)
-                    .await
-                    .map_err(|e| docker_err("could not remove the app's image", e))?;
-                tracing::info!(%tag, "removed image");
-            }
+        for tag in tags {
+            ctx.docker
+                .remove_image(&tag)
+                .await
+                .map_err(|e| docker_err("could not remove the app's image", e))?;
+            tracing::info!(%tag, "removed image");
         }
         Ok::<(), RuntimeError>(())
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use slipway_core::{DeploymentStatus, Phase};
+use slipway_core::{BuilderChoice, DeploymentStatus, Phase};
 use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use slipway_store::apps::{self, Owner};
@@ -44,9 +44,10 @@ async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
     assert!(env.page(first.id).await.contains("hello from slipway"));
     let log = env.log_text(first.id).await;
     assert!(
-        log.contains("[build] Step 1/"),
+        log.contains("with BuildKit") && log.contains("[build] [1/2] COPY busybox /bin/busybox"),
         "build output is in the log:\n{log}"
     );
+    assert!(!log.contains("moby.buildkit"), "{log}");
     assert!(log.contains("[git] "), "git progress is in the log:\n{log}");
     let events = events::of_deployment(&env.pool, first.id).await.unwrap();
     let statuses: Vec<_> = events.iter().map(|e| e.status).collect();
@@ -90,6 +91,135 @@ async fn a_broken_dockerfile_fails_in_build_with_the_builders_words(pool: PgPool
     assert!(reason.contains("no-such-file"), "{reason}");
     assert!(env.log_text(first.id).await.contains("no-such-file"));
     assert!(env.running_containers(&app.name).await.is_empty());
+    env.teardown().await;
+}
+
+/// BuildKit's own features (`RUN --mount`) work, the log reads like a build log, and
+/// the image carries the installation's and the app's labels.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_dockerfile_with_a_cache_mount_builds_with_buildkit_and_serves(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n\
+         RUN --mount=type=cache,target=/cache [\"/bin/busybox\",\"sh\",\"-c\",\"echo said-{}; /bin/busybox touch /cache/x\"]\n\
+         CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]\n",
+        Uuid::new_v4().simple()
+    );
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("cached", &dockerfile));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    let log = env.log_text(first.id).await;
+    assert_eq!(
+        done.status,
+        DeploymentStatus::Running,
+        "{:?}\n{log}",
+        done.reason
+    );
+    assert!(env.page(first.id).await.contains("cached"));
+    assert!(log.contains("with BuildKit"), "{log}");
+    // The step as it starts (BuildKit names the stage `stage-0` in some Dockerfiles).
+    assert!(
+        log.contains("3/3] RUN --mount=type=cache,target=/cache"),
+        "{log}"
+    );
+    assert!(log.contains("[build] said-"), "the step's output:\n{log}");
+    assert!(log.contains(": done in "), "step durations:\n{log}");
+    assert!(
+        !log.contains("moby.buildkit") && !log.contains("aux"),
+        "{log}"
+    );
+    let labelled = env
+        .docker
+        .list_images(&[
+            ("slipway.app", app.name.as_str()),
+            ("slipway.network", env.config.network.as_str()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(labelled.len(), 1, "{labelled:#?}");
+    assert_eq!(labelled[0].tags, [done.image.clone().unwrap()]);
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_failing_run_step_fails_the_build_naming_the_step_and_its_output(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let failing = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\n\
+         RUN [\"/bin/busybox\",\"sh\",\"-c\",\"echo 'cannot frobnicate {}'; exit 3\"]\n",
+        Uuid::new_v4().simple()
+    );
+    let repo = TestRepo::with_files(web_app_files_with_dockerfile("x", &failing));
+    env.start_worker("w1");
+    let (_, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(done.status, DeploymentStatus::Failed);
+    assert_eq!(done.failed_phase, Some(Phase::Build));
+    let reason = done.reason.unwrap();
+    assert!(reason.contains("step [2/2] RUN"), "{reason}");
+    assert!(reason.contains("cannot frobnicate"), "{reason}");
+    assert!(reason.contains("exit code: 3"), "{reason}");
+    let log = env.log_text(first.id).await;
+    assert!(log.contains("[build] cannot frobnicate"), "{log}");
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn build_target_builds_the_named_stage(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let stages = "FROM scratch AS base\nCOPY busybox /bin/busybox\n\
+        FROM base AS site\nCOPY www /www\n\
+        CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]\n\
+        FROM base AS broken\nRUN [\"/bin/busybox\",\"false\"]\n";
+    let mut files = web_app_files_with_dockerfile("the site stage", stages);
+    files.push((
+        "slipway.toml".into(),
+        b"[build]\ntarget = \"site\"\n".to_vec(),
+    ));
+    let repo = TestRepo::with_files(files);
+    env.start_worker("w1");
+    let (_, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    assert_eq!(
+        done.status,
+        DeploymentStatus::Running,
+        "{:?}\n{}",
+        done.reason,
+        env.log_text(first.id).await
+    );
+    assert!(env.page(first.id).await.contains("the site stage"));
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn the_legacy_builder_still_builds_when_chosen(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.builder = BuilderChoice::Legacy).await;
+    let repo = TestRepo::with_files(web_app_files("legacy"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let done = env.wait_finished(first.id).await;
+    let log = env.log_text(first.id).await;
+    assert_eq!(
+        done.status,
+        DeploymentStatus::Running,
+        "{:?}\n{log}",
+        done.reason
+    );
+    assert!(env.page(first.id).await.contains("legacy"));
+    assert!(
+        log.contains("with the legacy builder") && log.contains("[build] Step 1/"),
+        "{log}"
+    );
+    let labelled = env
+        .docker
+        .list_images(&[
+            ("slipway.app", app.name.as_str()),
+            ("slipway.network", env.config.network.as_str()),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(labelled.len(), 1, "{labelled:#?}");
     env.teardown().await;
 }
 
@@ -299,6 +429,8 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
         .await
         .unwrap();
     assert!(page.contains("doomed"));
+    let foreign =
+        support::build_foreign_image(&env.docker, &app.name, "another-installation").await;
     apps::mark_deleted(&env.pool, Owner::Any, &app.name)
         .await
         .unwrap();
@@ -312,13 +444,17 @@ async fn deleting_an_app_removes_its_containers_and_images(pool: PgPool) {
     }
     let label = [("slipway.app", app.name.as_str())];
     assert!(env.docker.list_containers(&label).await.unwrap().is_empty());
-    assert!(
-        env.docker
-            .list_images_of(&format!("slipway-{}", app.name))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    // Only this installation's images: another's image of the same name stays.
+    let left: Vec<String> = env
+        .docker
+        .list_images_of(&format!("slipway-{}", app.name))
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|i| i.tags)
+        .collect();
+    assert_eq!(left, std::slice::from_ref(&foreign));
+    env.docker.remove_image(&foreign).await.unwrap();
     env.teardown().await;
 }
 
@@ -444,7 +580,7 @@ async fn a_newer_deployment_stops_an_in_flight_build_at_once(pool: PgPool) {
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("first", slow));
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
-    env.wait_for_log(first.id, "Step 3/3").await;
+    env.wait_for_log(first.id, "[2/2] RUN").await;
 
     repo.commit(
         "fast again",

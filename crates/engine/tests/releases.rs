@@ -372,6 +372,9 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
     );
     assert!(!log.contains("[build]"), "{log}");
 
+    // Another installation on this Docker host with an app of the same name.
+    let foreign =
+        support::build_foreign_image(&env.docker, &app.name, "another-installation").await;
     repo.commit_owned("v2", &web_app_files("v2"));
     let second = deployments::create(&env.pool, app.id, None).await.unwrap();
     let second = env.wait_running(second.id).await;
@@ -387,10 +390,15 @@ async fn redeploying_a_commit_reuses_its_image_and_old_images_are_pruned(pool: P
         .flat_map(|i| i.tags)
         .collect();
     assert_eq!(
-        tags,
-        [second.image.clone().unwrap()],
+        tags.iter().filter(|t| **t != foreign).collect::<Vec<_>>(),
+        [second.image.as_ref().unwrap()],
         "SLIPWAY_KEEP_IMAGES=1 keeps the current image only"
     );
+    assert!(
+        tags.contains(&foreign),
+        "another installation's image was pruned: {tags:?}"
+    );
+    env.docker.remove_image(&foreign).await.unwrap();
     // The pruned image cannot be rolled back to; the failure says why.
     let back = deployments::rollback(&env.pool, app.id, Some(first.id))
         .await
@@ -470,7 +478,7 @@ async fn cancelling_an_in_flight_build_stops_it_and_removes_its_leftovers(pool: 
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("slow", slow));
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
-    env.wait_for_log(first.id, "Step 3/").await;
+    env.wait_for_log(first.id, "[2/2] RUN").await;
     let started = tokio::time::Instant::now();
     match deployments::cancel(&env.pool, first.id).await.unwrap() {
         CancelOutcome::Cancelled(row) => assert_eq!(row.status, DeploymentStatus::Cancelled),

@@ -71,6 +71,16 @@ impl Checker<'_> {
         }
         let build = raw.build.unwrap_or_default();
         spec.submodules = build.submodules.unwrap_or(false);
+        if let Some(target) = build.target {
+            if !is_stage_name(target.get_ref()) {
+                return self.err(
+                    "build.target",
+                    target.span(),
+                    "must be a Dockerfile stage name (a letter, then letters, digits, '.', '_' or '-')",
+                );
+            }
+            spec.target = Some(target.into_inner());
+        }
         spec.build_args = self.variables("build.args", "a build arg", build.args)?;
         if let Some(h) = raw.healthcheck {
             spec.healthcheck = self.healthcheck(h)?;
@@ -363,6 +373,13 @@ impl Checker<'_> {
         }
         Ok(words)
     }
+}
+
+/// The names Docker accepts after `FROM … AS`.
+fn is_stage_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 fn is_env_name(name: &str) -> bool {

@@ -1,6 +1,6 @@
 //! The app spec file, `slipway.toml` at the repository root (the path is set per app).
 //! It declares what the API's fields cannot: the port, the Dockerfile, build args and
-//! whether git submodules are fetched, the health check, process types with their
+//! whether git submodules are fetched, the Dockerfile stage built, the health check, process types with their
 //! commands, replicas and resource limits, the test command and companion services. A
 //! repository without it gets `AppSpec::default()`.
 //!
@@ -11,6 +11,7 @@
 //! [build]
 //! args = { RUST_VERSION = "1.95" }
 //! submodules = true
+//! target = "runtime"
 //!
 //! [healthcheck]
 //! path = "/healthz"

@@ -25,6 +25,9 @@ pub struct AppSpec {
     /// Off by default; specs stored before it existed read as off.
     #[serde(default)]
     pub submodules: bool,
+    /// `[build] target`: the Dockerfile stage to build; the last one when `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     pub healthcheck: HealthCheck,
     /// Always holds `web`, declared or not.
     pub processes: BTreeMap<String, ProcessSpec>,
@@ -39,6 +42,7 @@ impl Default for AppSpec {
             dockerfile: None,
             build_args: BTreeMap::new(),
             submodules: false,
+            target: None,
             healthcheck: HealthCheck::default(),
             processes: BTreeMap::from([(WEB.to_owned(), ProcessSpec::default())]),
             test: None,

@@ -47,6 +47,7 @@ pub(super) struct RawBuild {
     #[serde(default)]
     pub(super) args: BTreeMap<String, Spanned<String>>,
     pub(super) submodules: Option<bool>,
+    pub(super) target: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]

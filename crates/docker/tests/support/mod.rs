@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use slipway_docker::{BuildRequest, BuiltImage, DockerClient};
+use slipway_docker::{BuildRequest, Builder, BuiltImage, DockerClient};
 
 pub const PAGE: &str = "<h1>hello from slipway</h1>\n";
 
@@ -89,6 +89,8 @@ pub fn build_request(tag: &str, labels: &[(&str, &str)]) -> BuildRequest {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
         build_args: HashMap::new(),
+        target: None,
+        builder: Builder::BuildKit,
     }
 }
 

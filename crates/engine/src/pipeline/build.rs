@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use slipway_core::spec::AppSpec;
-use slipway_core::{Phase, labels};
-use slipway_docker::{BuildError, BuildRequest};
+use slipway_core::{BuilderChoice, Phase, labels};
+use slipway_docker::{BuildError, BuildRequest, Builder};
 use slipway_source::Fetched;
 
 use super::{Run, human_bytes, humanize, stream};
-use crate::Failure;
 use crate::replicas::DEFAULT_PORT;
+use crate::{Failure, app_images};
 
 /// Placeholder reason of a build stopped because the deployment left this worker; it is
 /// turned into `Failure::Lost` and never shown.
@@ -28,6 +28,8 @@ struct Recipe {
     build_args: BTreeMap<String, String>,
     /// Whether the context holds the submodules.
     submodules: bool,
+    /// The Dockerfile stage built (`[build] target`).
+    target: Option<String>,
 }
 
 impl Recipe {
@@ -50,6 +52,10 @@ impl Recipe {
         if self.submodules {
             feed(b"[build] submodules");
         }
+        if let Some(target) = &self.target {
+            feed(b"[build] target");
+            feed(target.as_bytes());
+        }
         format!("{:08x}", hash as u32)
     }
 }
@@ -66,6 +72,7 @@ impl Run<'_> {
             },
             build_args: spec.build_args.clone(),
             submodules: spec.submodules,
+            target: spec.target.clone(),
         };
         let tag = format!(
             "{}:{}-{}",
@@ -76,9 +83,12 @@ impl Run<'_> {
         let existing = self
             .ctx
             .docker
-            .image_exposed_ports(&tag)
+            .image_details(&tag)
             .await
-            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?;
+            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?
+            // Another installation on this Docker host may hold the same tag.
+            .filter(|image| app_images::is_ours(&image.labels, &self.ctx.config.network, &app.name))
+            .map(|image| image.exposed_ports);
         let exposed = match existing {
             Some(exposed) => {
                 self.slipway_line(format!(
@@ -117,10 +127,11 @@ impl Run<'_> {
         tag: &str,
         recipe: &Recipe,
     ) -> Result<Vec<u16>, Failure> {
-        self.slipway_line(format!("Building image {tag}"));
+        let builder = self.builder().await?;
+        self.slipway_line(format!("Building image {tag} with {}", builder.name()));
         self.built_image = Some(tag.to_owned());
         let started = std::time::Instant::now();
-        let mut built = self.build_once(fetched, tag, recipe).await;
+        let mut built = self.build_once(fetched, tag, recipe, builder).await;
         if let Err(BuildError::Failed { message }) = &built {
             // Docker's layer cache is shared: an image removed elsewhere (another app's
             // teardown, say) can vanish from under a build that reused its layers.
@@ -129,7 +140,7 @@ impl Run<'_> {
                 self.slipway_line(
                     "The layer cache changed during the build; building again".into(),
                 );
-                built = self.build_once(fetched, tag, recipe).await;
+                built = self.build_once(fetched, tag, recipe, builder).await;
             }
         }
         let built = built.map_err(|e| match e {
@@ -142,7 +153,46 @@ impl Run<'_> {
         slipway_telemetry::metrics()
             .build_seconds
             .observe(started.elapsed().as_secs_f64());
+        if builder == Builder::BuildKit {
+            self.prune_build_cache().await;
+        }
         Ok(built.exposed_ports)
+    }
+
+    /// Keeps BuildKit's cache under SLIPWAY_BUILD_CACHE_MAX. A failure only costs disk,
+    /// never the deployment.
+    async fn prune_build_cache(&self) {
+        let max = self.ctx.config.build_cache_max;
+        match self.ctx.docker.prune_build_cache(max).await {
+            Ok(0) => {}
+            Ok(reclaimed) => self.slipway_line(format!(
+                "Pruned {} of BuildKit's cache (SLIPWAY_BUILD_CACHE_MAX={})",
+                human_bytes(reclaimed),
+                human_bytes(max)
+            )),
+            Err(e) => tracing::warn!(error = %e, "could not prune BuildKit's cache"),
+        }
+    }
+
+    /// The builder SLIPWAY_BUILDER asks for; for `auto`, BuildKit when the daemon has it.
+    async fn builder(&self) -> Result<Builder, Failure> {
+        Ok(match self.ctx.config.builder {
+            BuilderChoice::BuildKit => Builder::BuildKit,
+            BuilderChoice::Legacy => Builder::Legacy,
+            BuilderChoice::Auto => {
+                let buildkit = self
+                    .ctx
+                    .docker
+                    .supports_buildkit()
+                    .await
+                    .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?;
+                if buildkit {
+                    Builder::BuildKit
+                } else {
+                    Builder::Legacy
+                }
+            }
+        })
     }
 
     /// One build attempt. Time limits and loss of the deployment end it early, reported
@@ -152,6 +202,7 @@ impl Run<'_> {
         fetched: &Fetched,
         tag: &str,
         recipe: &Recipe,
+        builder: Builder,
     ) -> Result<slipway_docker::BuiltImage, BuildError> {
         let abort = Arc::new(AtomicBool::new(false));
         let (context, context_task) = stream::stream_context(
@@ -161,14 +212,17 @@ impl Run<'_> {
             abort.clone(),
             self.log.clone(),
         );
-        // No build labels: the classic builder turns each into an extra LABEL step with
-        // its own container (about a second each here). Images are found by their
-        // repository name, `slipway-<app>`, instead.
+        // The labels say which installation and app an image belongs to, so retention
+        // and teardown never touch another installation's images on a shared daemon.
+        // (BuildKit writes them into the image config; the classic builder adds one
+        // LABEL step.)
         let request = BuildRequest {
             tag: tag.to_owned(),
             dockerfile: recipe.dockerfile.clone(),
-            labels: Default::default(),
+            labels: app_images::image_labels(&self.ctx.config.network, &self.job.app.name),
             build_args: recipe.build_args.clone().into_iter().collect(),
+            target: recipe.target.clone(),
+            builder,
         };
         let sink = self.log.clone();
         let mut on_line = move |line: String| sink.line("build", line);

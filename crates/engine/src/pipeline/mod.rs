@@ -173,10 +173,13 @@ impl Run<'_> {
         else {
             return Ok(false);
         };
-        if !matches!(
-            self.ctx.docker.image_exposed_ports(image).await,
-            Ok(Some(_))
-        ) {
+        let ours = match self.ctx.docker.image_details(image).await {
+            Ok(Some(details)) => {
+                crate::app_images::is_ours(&details.labels, &self.ctx.config.network, &app.name)
+            }
+            _ => false,
+        };
+        if !ours {
             return Ok(false);
         }
         let lease = &self.job.lease;

@@ -220,20 +220,15 @@ impl Run<'_> {
                 return;
             }
         };
-        let repository = slipway_core::labels::image_repository(&app.name);
-        let prefix = format!("{repository}:");
-        let images = match self.ctx.docker.list_images_of(&repository).await {
-            Ok(images) => images,
+        let network = &self.ctx.config.network;
+        let tags = match crate::app_images::owned_tags(&self.ctx.docker, network, &app.name).await {
+            Ok(tags) => tags,
             Err(e) => {
                 tracing::warn!(error = %e, "could not list the app's images");
                 return;
             }
         };
-        for tag in images
-            .iter()
-            .flat_map(|i| i.tags.iter())
-            .filter(|t| t.starts_with(&prefix) && !wanted.contains(t))
-        {
+        for tag in tags.iter().filter(|t| !wanted.contains(t)) {
             match self.ctx.docker.remove_image(tag).await {
                 Ok(()) => self.slipway_line(format!(
                     "Removed old image {tag} (SLIPWAY_KEEP_IMAGES={})",

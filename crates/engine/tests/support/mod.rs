@@ -257,3 +257,34 @@ impl Drop for Env {
         docker(&["network", "rm", &self.config.network]);
     }
 }
+
+/// Builds the web app as another installation on the same Docker host would: tagged in
+/// `slipway-<app>` but labelled with that installation's network. Returns the tag; the
+/// caller removes it.
+pub async fn build_foreign_image(docker: &DockerClient, app: &str, network: &str) -> String {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, data) in slipway_testkit::web_app_files("foreign") {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o755);
+        tar.append_data(&mut header, path, data.as_slice()).unwrap();
+    }
+    let bytes = bytes::Bytes::from(tar.into_inner().unwrap());
+    let context = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
+    let tag = format!("slipway-{app}:foreign");
+    let request = slipway_docker::BuildRequest {
+        tag: tag.clone(),
+        dockerfile: "Dockerfile".into(),
+        labels: [
+            ("slipway.network".to_owned(), network.to_owned()),
+            ("slipway.app".to_owned(), app.to_owned()),
+        ]
+        .into(),
+        ..Default::default()
+    };
+    docker
+        .build_image(&request, context, &mut |_| {})
+        .await
+        .unwrap();
+    tag
+}

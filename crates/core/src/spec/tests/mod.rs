@@ -12,6 +12,7 @@ dockerfile = "docker/Dockerfile"
 [build]
 args = { RUST_VERSION = "1.95" }
 submodules = true
+target = "runtime"
 
 [healthcheck]
 path = "/healthz"
@@ -68,6 +69,7 @@ fn the_documented_example_parses() {
         dockerfile: Some("docker/Dockerfile".into()),
         build_args: BTreeMap::from([("RUST_VERSION".into(), "1.95".into())]),
         submodules: true,
+        target: Some("runtime".into()),
         healthcheck: HealthCheck {
             path: "/healthz".into(),
             timeout: Some(Duration::from_secs(60)),
@@ -207,6 +209,20 @@ fn submodules_are_fetched_only_when_enabled() {
     json.as_object_mut().unwrap().remove("submodules");
     let old: AppSpec = serde_json::from_value(json).unwrap();
     assert_eq!(old, AppSpec::default());
+}
+
+#[test]
+fn build_target_names_a_stage() {
+    assert_eq!(parse("").unwrap().target, None);
+    let spec = parse("[build]\ntarget = \"runtime-2.x_a\"\n").unwrap();
+    assert_eq!(spec.target.as_deref(), Some("runtime-2.x_a"));
+    for bad in ["", "2nd", "a b", "stage:1"] {
+        let e = error(&format!("[build]\ntarget = \"{bad}\"\n"));
+        assert!(e.to_string().contains("build.target"), "{bad}: {e}");
+    }
+    // Specs stored before the key existed have no target.
+    let json = serde_json::to_value(AppSpec::default()).unwrap();
+    assert!(json.get("target").is_none());
 }
 
 #[test]
