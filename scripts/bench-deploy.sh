@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Deploy benchmark: POST→serving through Slipway against the same work done by hand
-# (git clone, docker build, docker run, first HTTP 200), interleaved in one run.
+# (git clone, a BuildKit build through the Engine API, docker run, first HTTP 200),
+# interleaved in one run.
 #   scripts/bench-deploy.sh [ROUNDS]      (default 10)
 # Prints medians and p95s and the idle memory of both processes; asserts nothing.
 set -euo pipefail
