@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::Context;
-use crate::reconcile::{CRASH_LIMIT, CRASH_WINDOW};
+use crate::reconcile::{CRASH_LIMIT, CRASH_WINDOW, recent_deaths};
 use crate::runtime::{ReplicaEvent, ReplicaEventKind};
 
 /// The runtime decides whether to restart a dead replica just after its death; give it
@@ -96,8 +96,7 @@ async fn on_death(
     } else {
         ""
     };
-    let since = event.at - chrono::Duration::from_std(CRASH_WINDOW).unwrap_or_default();
-    let recent = deaths::recent(&ctx.pool, deployment_id, &event.replica, since).await?;
+    let recent = recent_deaths(&ctx.pool, deployment_id, &event.replica, event.at).await?;
     let died = format!(
         "container {} ({process}) exited with {code}{oom}",
         event.replica

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use slipway_core::{BuilderChoice, DeploymentStatus, Phase};
-use slipway_docker::DockerClient;
 use slipway_store::PgPool;
 use slipway_store::apps::{self, Owner};
 use slipway_store::queue::{self, Claim};
@@ -129,14 +128,7 @@ async fn a_dockerfile_with_a_cache_mount_builds_with_buildkit_and_serves(pool: P
         !log.contains("moby.buildkit") && !log.contains("aux"),
         "{log}"
     );
-    let labelled = env
-        .docker
-        .list_images(&[
-            ("slipway.app", app.name.as_str()),
-            ("slipway.network", env.config.network.as_str()),
-        ])
-        .await
-        .unwrap();
+    let labelled = env.labelled_images(&app.name).await;
     assert_eq!(labelled.len(), 1, "{labelled:#?}");
     assert_eq!(labelled[0].tags, [done.image.clone().unwrap()]);
     env.teardown().await;
@@ -211,14 +203,7 @@ async fn the_legacy_builder_still_builds_when_chosen(pool: PgPool) {
         log.contains("with the legacy builder") && log.contains("[build] Step 1/"),
         "{log}"
     );
-    let labelled = env
-        .docker
-        .list_images(&[
-            ("slipway.app", app.name.as_str()),
-            ("slipway.network", env.config.network.as_str()),
-        ])
-        .await
-        .unwrap();
+    let labelled = env.labelled_images(&app.name).await;
     assert_eq!(labelled.len(), 1, "{labelled:#?}");
     env.teardown().await;
 }
@@ -502,7 +487,7 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
         .await
         .unwrap();
     let image = format!("slipway-{}:lost", app.name);
-    build_fixture_image(&env.docker, &image).await;
+    support::build_fixture_image(&env.docker, &image, "lost", &[]).await;
     let spec = slipway_docker::ContainerSpec {
         name: slipway_core::labels::container_name(&app.name, &first.id.to_string(), "web", 1),
         image: image.clone(),
@@ -546,28 +531,6 @@ async fn a_deployment_lost_for_good_fails_as_worker_lost_and_leaves_no_container
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     env.teardown().await;
-}
-
-/// Builds the busybox web app straight through the Docker API, as a lost worker would have.
-async fn build_fixture_image(docker: &DockerClient, tag: &str) {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in web_app_files("lost") {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o755);
-        tar.append_data(&mut header, path, data.as_slice()).unwrap();
-    }
-    let bytes = bytes::Bytes::from(tar.into_inner().unwrap());
-    let context = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
-    let request = slipway_docker::BuildRequest {
-        tag: tag.to_owned(),
-        dockerfile: "Dockerfile".into(),
-        ..Default::default()
-    };
-    docker
-        .build_image(&request, context, &mut |_| {})
-        .await
-        .unwrap();
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]

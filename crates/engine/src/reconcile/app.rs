@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use slipway_core::DeploymentStatus;
-use slipway_store::{apps, containers, deaths, deployments, events};
+use slipway_store::{apps, containers, deployments, events};
 use uuid::Uuid;
 
-use super::{CRASH_LIMIT, CRASH_WINDOW, recreate_backoff};
+use super::{CRASH_LIMIT, recent_deaths, recreate_backoff};
 use crate::Context;
 use crate::error::EngineError;
 use crate::replicas::Release;
@@ -78,9 +78,8 @@ async fn reconcile_locked(ctx: &Context, app_id: Uuid) -> Result<Reconciled, Eng
         ctx.runtime.prepare(&release.environment()).await?;
     }
     let now = chrono::Utc::now();
-    let window_start = now - chrono::Duration::from_std(CRASH_WINDOW).unwrap_or_default();
     for (name, (process, n)) in missing.into_iter().filter(|_| !crashed) {
-        let recent = deaths::recent(&ctx.pool, current.id, name, window_start).await?;
+        let recent = recent_deaths(&ctx.pool, current.id, name, now).await?;
         if recent.count >= CRASH_LIMIT {
             // The watcher gives the verdict with its reason; nothing to start.
             continue;

@@ -21,6 +21,18 @@ use std::time::Duration;
 pub const CRASH_LIMIT: i64 = 5;
 pub const CRASH_WINDOW: Duration = Duration::from_secs(10 * 60);
 
+/// A replica's deaths within [`CRASH_WINDOW`] before `at`: what both the crash verdict
+/// (watcher) and the recreation back-off (reconciler) are judged on.
+pub(crate) async fn recent_deaths(
+    pool: &slipway_store::PgPool,
+    release: uuid::Uuid,
+    replica: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<slipway_store::deaths::Recent, slipway_store::StoreError> {
+    let since = at - chrono::Duration::from_std(CRASH_WINDOW).unwrap_or_default();
+    slipway_store::deaths::recent(pool, release, replica, since).await
+}
+
 /// How long after its `deaths`-th recent death a replica is recreated: 1 s, 2 s, 4 s …
 pub(crate) fn recreate_backoff(deaths: i64) -> Duration {
     let exponent = u32::try_from(deaths.clamp(1, 9) - 1).unwrap_or(0);

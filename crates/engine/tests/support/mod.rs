@@ -168,6 +168,17 @@ impl Env {
             .collect()
     }
 
+    /// The images carrying this installation's and `app`'s labels.
+    pub async fn labelled_images(&self, app: &str) -> Vec<slipway_docker::ImageSummary> {
+        self.docker
+            .list_images(&[
+                ("slipway.app", app),
+                ("slipway.network", self.config.network.as_str()),
+            ])
+            .await
+            .unwrap()
+    }
+
     /// Stops every worker started so far and waits for them.
     pub async fn stop_workers(&mut self) {
         for (stop, handle) in self.workers.drain(..) {
@@ -258,12 +269,17 @@ impl Drop for Env {
     }
 }
 
-/// Builds the web app as another installation on the same Docker host would: tagged in
-/// `slipway-<app>` but labelled with that installation's network. Returns the tag; the
-/// caller removes it.
-pub async fn build_foreign_image(docker: &DockerClient, app: &str, network: &str) -> String {
+/// Builds the busybox web app (serving `page`) straight through the Docker API, with
+/// `labels`, as something other than this worker would have: a lost worker, another
+/// installation.
+pub async fn build_fixture_image(
+    docker: &DockerClient,
+    tag: &str,
+    page: &str,
+    labels: &[(&str, &str)],
+) {
     let mut tar = tar::Builder::new(Vec::new());
-    for (path, data) in slipway_testkit::web_app_files("foreign") {
+    for (path, data) in slipway_testkit::web_app_files(page) {
         let mut header = tar::Header::new_gnu();
         header.set_size(data.len() as u64);
         header.set_mode(0o755);
@@ -271,20 +287,27 @@ pub async fn build_foreign_image(docker: &DockerClient, app: &str, network: &str
     }
     let bytes = bytes::Bytes::from(tar.into_inner().unwrap());
     let context = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes)]);
-    let tag = format!("slipway-{app}:foreign");
     let request = slipway_docker::BuildRequest {
-        tag: tag.clone(),
+        tag: tag.to_owned(),
         dockerfile: "Dockerfile".into(),
-        labels: [
-            ("slipway.network".to_owned(), network.to_owned()),
-            ("slipway.app".to_owned(), app.to_owned()),
-        ]
-        .into(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         ..Default::default()
     };
     docker
         .build_image(&request, context, &mut |_| {})
         .await
         .unwrap();
+}
+
+/// Builds the web app as another installation on the same Docker host would: tagged in
+/// `slipway-<app>` but labelled with that installation's network. Returns the tag; the
+/// caller removes it.
+pub async fn build_foreign_image(docker: &DockerClient, app: &str, network: &str) -> String {
+    let tag = format!("slipway-{app}:foreign");
+    let labels = [("slipway.network", network), ("slipway.app", app)];
+    build_fixture_image(docker, &tag, "foreign", &labels).await;
     tag
 }
