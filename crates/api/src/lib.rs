@@ -13,6 +13,7 @@ mod paging;
 mod routes;
 mod state;
 mod views;
+mod ws;
 
 pub use error::ApiError;
 pub use routes::{openapi as openapi_document, router};

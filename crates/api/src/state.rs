@@ -19,6 +19,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Asks workers for runtime logs: the API itself has no access to the runtime.
     pub(crate) workers: reqwest::Client,
+    /// Database events for WebSocket clients; listens from the first client on.
+    pub(crate) live: Arc<crate::ws::feed::Feed>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
             workers,
+            live: Arc::default(),
         }
     }
 }

@@ -101,16 +101,25 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<DeploymentView>, ApiError> {
     let id = deployment_id(&id)?;
-    let row = deployments::get_visible(&state.pool, caller.owner(), id)
+    Ok(Json(detailed(&state.pool, caller.owner(), id).await?))
+}
+
+/// The view `GET /api/v1/deployments/{id}` answers, also sent as a WebSocket `result`.
+pub(crate) async fn detailed(
+    pool: &slipway_store::PgPool,
+    owner: slipway_store::owner::Owner,
+    id: Uuid,
+) -> Result<DeploymentView, ApiError> {
+    let row = deployments::get_visible(pool, owner, id)
         .await
         .or_not_found("deployment")?;
-    let events = events::of_deployment(&state.pool, id)
+    let events = events::of_deployment(pool, id)
         .await
         .or_not_found("deployment")?;
-    let containers = containers::list(&state.pool, id)
+    let containers = containers::list(pool, id)
         .await
         .or_not_found("deployment")?;
-    Ok(Json(DeploymentView::detailed(row, &events, containers)))
+    Ok(DeploymentView::detailed(row, &events, containers))
 }
 
 /// Build and release log lines; `follow=true` streams them as Server-Sent Events

@@ -8,6 +8,8 @@ mod metrics;
 mod processes;
 mod users;
 
+pub(crate) use deployments::detailed as deployment_view;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
@@ -40,6 +42,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::show))
         .routes(routes!(deployments::logs))
         .routes(routes!(deployments::cancel))
+        .routes(routes!(crate::ws::connect))
         .routes(routes!(users::me))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))
