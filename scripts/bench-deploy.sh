@@ -3,6 +3,7 @@
 # (git clone, a BuildKit build through the Engine API, docker run, first HTTP 200),
 # interleaved in one run.
 #   scripts/bench-deploy.sh [ROUNDS]      (default 10)
+# Then the latency from a status change to a subscribed WebSocket client (bench_live.py).
 # Prints medians and p95s and the idle memory of both processes; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,3 +50,6 @@ curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { echo "slipway-api never 
 
 python3 scripts/bench_deploy.py --api "http://127.0.0.1:$port" --rounds "$rounds" --network "$network" \
   --work "$run_dir" --api-pid "$api_pid" --worker-pid "$worker_pid"
+
+echo "==> live events: status change -> WebSocket client"
+(cd scripts && python3 bench_live.py --api "http://127.0.0.1:$port" --rounds "$rounds" --work "$run_dir")
