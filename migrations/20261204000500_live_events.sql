@@ -7,9 +7,10 @@ CREATE FUNCTION slipway_notify_deployment_status() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('slipway_events', json_build_object(
-        'kind', 'status',
+        'event', 'status',
         'deployment', NEW.id,
         'app', NEW.app_id,
+        'kind', NEW.kind,
         'status', NEW.status
     )::text);
     RETURN NULL;
@@ -38,7 +39,7 @@ BEGIN
         GROUP BY n.deployment_id, d.app_id
     LOOP
         PERFORM pg_notify('slipway_events', json_build_object(
-            'kind', 'log',
+            'event', 'log',
             'deployment', batch.deployment_id,
             'app', batch.app_id,
             'first_seq', batch.first_seq,

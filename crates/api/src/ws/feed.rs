@@ -24,11 +24,13 @@ const BUFFER: usize = 1024;
 
 /// What a notification says: ids and positions, not content (NOTIFY payloads are small).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Status {
         deployment: Uuid,
         app: Uuid,
+        /// The deployment's kind: `test` carries a standalone test run.
+        kind: String,
         status: DeploymentStatus,
     },
     Log {
