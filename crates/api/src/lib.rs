@@ -3,9 +3,11 @@
 //! workers do all building and running.
 
 mod auth;
+pub mod callbacks;
 mod dashboard;
 mod error;
 mod extract;
+mod hooks;
 mod idempotency;
 mod limits;
 pub mod openapi;
@@ -13,6 +15,7 @@ mod paging;
 mod routes;
 mod state;
 mod views;
+mod webhook_secret;
 
 pub use error::ApiError;
 pub use routes::{openapi as openapi_document, router};

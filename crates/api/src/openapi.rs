@@ -19,6 +19,7 @@ use crate::views::{AppView, DeploymentView};
         (name = "deployments", description = "Deployments (releases) and their logs"),
         (name = "health", description = "Liveness and readiness"),
         (name = "users", description = "Users and API tokens"),
+        (name = "webhooks", description = "Signed forge webhooks in, signed callbacks out"),
         (name = "dashboard", description = "The web dashboard's pages (HTML)")
     ),
     modifiers(&BearerToken),

@@ -20,6 +20,7 @@ fn new_app(name: &str) -> NewApp {
         dockerfile: "Dockerfile".into(),
         port: None,
         spec_path: "slipway.toml".into(),
+        callback_url: None,
     }
 }
 

@@ -104,13 +104,19 @@ pub async fn show(
     let row = deployments::get_visible(&state.pool, caller.owner(), id)
         .await
         .or_not_found("deployment")?;
-    let events = events::of_deployment(&state.pool, id)
-        .await
-        .or_not_found("deployment")?;
-    let containers = containers::list(&state.pool, id)
-        .await
-        .or_not_found("deployment")?;
-    Ok(Json(DeploymentView::detailed(row, &events, containers)))
+    Ok(Json(
+        detail(&state.pool, row).await.or_not_found("deployment")?,
+    ))
+}
+
+/// The deployment as `GET /api/v1/deployments/{id}` shows it; callbacks send the same.
+pub(crate) async fn detail(
+    pool: &slipway_store::PgPool,
+    row: deployments::DeploymentRow,
+) -> Result<DeploymentView, slipway_store::StoreError> {
+    let events = events::of_deployment(pool, row.id).await?;
+    let containers = containers::list(pool, row.id).await?;
+    Ok(DeploymentView::detailed(row, &events, containers))
 }
 
 /// Build and release log lines; `follow=true` streams them as Server-Sent Events
