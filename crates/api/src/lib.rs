@@ -18,5 +18,6 @@ mod views;
 mod webhook_secret;
 
 pub use error::ApiError;
+pub use hooks::MAX_HOOK_BODY;
 pub use routes::{openapi as openapi_document, router};
 pub use state::AppState;
