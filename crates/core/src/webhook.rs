@@ -65,7 +65,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(raw: &str) -> Option<Vec<u8>> {
-    if raw.len() % 2 != 0 || !raw.is_ascii() {
+    if !raw.len().is_multiple_of(2) || !raw.is_ascii() {
         return None;
     }
     (0..raw.len() / 2)

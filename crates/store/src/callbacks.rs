@@ -67,6 +67,7 @@ macro_rules! delivery_columns {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttemptRow {
+    pub delivery_id: Uuid,
     pub at: DateTime<Utc>,
     pub http_status: Option<i16>,
     pub error: Option<String>,
@@ -218,7 +219,7 @@ pub async fn attempts_of(
     pool: &PgPool,
     ids: &[Uuid],
 ) -> Result<BTreeMap<Uuid, Vec<AttemptRow>>, StoreError> {
-    let rows: Vec<(Uuid, DateTime<Utc>, Option<i16>, Option<String>, i32)> = sqlx::query_as(
+    let rows: Vec<AttemptRow> = sqlx::query_as(
         "SELECT delivery_id, at, http_status, error, duration_ms FROM callback_attempts
          WHERE delivery_id = ANY($1) ORDER BY id",
     )
@@ -226,13 +227,8 @@ pub async fn attempts_of(
     .fetch_all(pool)
     .await?;
     let mut by_delivery: BTreeMap<Uuid, Vec<AttemptRow>> = BTreeMap::new();
-    for (id, at, http_status, error, duration_ms) in rows {
-        by_delivery.entry(id).or_default().push(AttemptRow {
-            at,
-            http_status,
-            error,
-            duration_ms,
-        });
+    for row in rows {
+        by_delivery.entry(row.delivery_id).or_default().push(row);
     }
     Ok(by_delivery)
 }
