@@ -33,15 +33,7 @@ pub async fn init_secret(
     app_id: Uuid,
     new: &StoredSecret,
 ) -> Result<StoredSecret, StoreError> {
-    sqlx::query(
-        "UPDATE apps SET webhook_secret = $2, webhook_secret_sealed = $3
-         WHERE id = $1 AND webhook_secret IS NULL",
-    )
-    .bind(app_id)
-    .bind(&new.bytes)
-    .bind(new.sealed)
-    .execute(pool)
-    .await?;
+    write_secret(pool, app_id, new, false).await?;
     secret(pool, app_id).await?.ok_or(StoreError::NotFound)
 }
 
@@ -51,19 +43,30 @@ pub async fn rotate_secret(
     app_id: Uuid,
     new: &StoredSecret,
 ) -> Result<(), StoreError> {
-    let done = sqlx::query(
+    if write_secret(pool, app_id, new, true).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Rows changed: 0 when the app is gone, or (`replace` false) already has a secret.
+async fn write_secret(
+    pool: &PgPool,
+    app_id: Uuid,
+    new: &StoredSecret,
+    replace: bool,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(
         "UPDATE apps SET webhook_secret = $2, webhook_secret_sealed = $3
-         WHERE id = $1 AND deleted_at IS NULL",
+         WHERE id = $1 AND deleted_at IS NULL AND ($4 OR webhook_secret IS NULL)",
     )
     .bind(app_id)
     .bind(&new.bytes)
     .bind(new.sealed)
+    .bind(replace)
     .execute(pool)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
+    .await?
+    .rows_affected())
 }
 
 /// What happened to a delivery id.

@@ -86,6 +86,32 @@ impl Hooks {
             .await
     }
 
+    async fn gitea(&self, app: &str, secret: &str, event: &str, body: &Value) -> Reply {
+        let body = body.to_string();
+        let headers = [
+            ("x-gitea-event", event.to_owned()),
+            ("x-gitea-delivery", delivery_id()),
+            (
+                "x-gitea-signature",
+                sign(secret.as_bytes(), body.as_bytes()),
+            ),
+        ];
+        self.deliver(&format!("/hooks/gitea/{app}"), &headers, body.as_bytes())
+            .await
+    }
+
+    /// GitLab sends the secret itself as its token.
+    async fn gitlab(&self, app: &str, token: &str, event: &str, uuid: &str, body: &Value) -> Reply {
+        let body = body.to_string();
+        let headers = [
+            ("x-gitlab-event", event.to_owned()),
+            ("x-gitlab-event-uuid", uuid.to_owned()),
+            ("x-gitlab-token", token.to_owned()),
+        ];
+        self.deliver(&format!("/hooks/gitlab/{app}"), &headers, body.as_bytes())
+            .await
+    }
+
     pub async fn deployments(&self, app: &str) -> Vec<Value> {
         let list = self
             .api
@@ -305,21 +331,12 @@ async fn gitea_and_gitlab_pushes_deploy_with_their_own_signatures(pool: PgPool) 
             Some("develop"),
         )
         .await;
-    let body = payloads::gitea_push().to_string();
-    let headers = [
-        ("x-gitea-event", "push".to_owned()),
-        ("x-gitea-delivery", delivery_id()),
-        (
-            "x-gitea-signature",
-            sign(secret.as_bytes(), body.as_bytes()),
-        ),
-    ];
-    let got = h
-        .deliver("/hooks/gitea/gitea-app", &headers, body.as_bytes())
-        .await;
+    let push = payloads::gitea_push();
+    let got = h.gitea("gitea-app", &secret, "push", &push).await;
     assert_eq!(got.status, StatusCode::CREATED, "{}", got.text);
     assert_eq!(got.json["deployment"]["ref"], payloads::GITEA_AFTER);
     // GitHub's header on a Gitea hook is not Gitea's signature.
+    let body = push.to_string();
     let headers = [
         ("x-gitea-event", "push".to_owned()),
         ("x-gitea-delivery", delivery_id()),
@@ -336,38 +353,19 @@ async fn gitea_and_gitlab_pushes_deploy_with_their_own_signatures(pool: PgPool) 
     let secret = h
         .app("gitlab-app", "https://example.com/mike/diaspora", None)
         .await;
-    let body = payloads::gitlab_push().to_string();
-    let gitlab = |token: &str, uuid: &str| {
-        [
-            ("x-gitlab-event", "Push Hook".to_owned()),
-            ("x-gitlab-event-uuid", uuid.to_owned()),
-            ("x-gitlab-token", token.to_owned()),
-        ]
-    };
+    let push = payloads::gitlab_push();
     let got = h
-        .deliver(
-            "/hooks/gitlab/gitlab-app",
-            &gitlab("wrong", &delivery_id()),
-            body.as_bytes(),
-        )
+        .gitlab("gitlab-app", "wrong", "Push Hook", &delivery_id(), &push)
         .await;
     assert_eq!(got.status, StatusCode::UNAUTHORIZED, "{}", got.text);
     let uuid = delivery_id();
     let got = h
-        .deliver(
-            "/hooks/gitlab/gitlab-app",
-            &gitlab(&secret, &uuid),
-            body.as_bytes(),
-        )
+        .gitlab("gitlab-app", &secret, "Push Hook", &uuid, &push)
         .await;
     assert_eq!(got.status, StatusCode::CREATED, "{}", got.text);
     assert_eq!(got.json["deployment"]["ref"], payloads::GITLAB_CHECKOUT_SHA);
     let again = h
-        .deliver(
-            "/hooks/gitlab/gitlab-app",
-            &gitlab(&secret, &uuid),
-            body.as_bytes(),
-        )
+        .gitlab("gitlab-app", &secret, "Push Hook", &uuid, &push)
         .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.json["replayed"], true);
@@ -377,11 +375,8 @@ async fn gitea_and_gitlab_pushes_deploy_with_their_own_signatures(pool: PgPool) 
     let mut tag = payloads::gitlab_push();
     tag["object_kind"] = json!("tag_push");
     tag["ref"] = json!("refs/tags/v1.0.0");
-    let body = tag.to_string();
-    let mut headers = gitlab(&secret, &delivery_id());
-    headers[0].1 = "Tag Push Hook".to_owned();
     let got = h
-        .deliver("/hooks/gitlab/gitlab-app", &headers, body.as_bytes())
+        .gitlab("gitlab-app", &secret, "Tag Push Hook", &delivery_id(), &tag)
         .await;
     assert_eq!(got.status, StatusCode::ACCEPTED, "{}", got.text);
     assert_eq!(h.deployments("gitlab-app").await.len(), 2);
@@ -420,14 +415,13 @@ async fn pull_request_events_are_recorded_with_one_action_vocabulary(pool: PgPoo
     let gitea = h
         .app("gt", "http://localhost:3000/gitea/webhooks.git", None)
         .await;
-    let body = payloads::gitea_pull_request("synchronized").to_string();
-    let headers = [
-        ("x-gitea-event", "pull_request".to_owned()),
-        ("x-gitea-delivery", delivery_id()),
-        ("x-gitea-signature", sign(gitea.as_bytes(), body.as_bytes())),
-    ];
     let got = h
-        .deliver("/hooks/gitea/gt", &headers, body.as_bytes())
+        .gitea(
+            "gt",
+            &gitea,
+            "pull_request",
+            &payloads::gitea_pull_request("synchronized"),
+        )
         .await;
     assert_eq!(got.status, StatusCode::ACCEPTED, "{}", got.text);
     assert_eq!(got.json["pull_request"]["action"], "synchronized");
@@ -435,14 +429,9 @@ async fn pull_request_events_are_recorded_with_one_action_vocabulary(pool: PgPoo
     let gitlab = h
         .app("gl", "git@example.com:gitlabhq/gitlab-test.git", None)
         .await;
-    let body = payloads::gitlab_merge_request("update", true).to_string();
-    let headers = [
-        ("x-gitlab-event", "Merge Request Hook".to_owned()),
-        ("x-gitlab-event-uuid", delivery_id()),
-        ("x-gitlab-token", gitlab.clone()),
-    ];
+    let update = payloads::gitlab_merge_request("update", true);
     let got = h
-        .deliver("/hooks/gitlab/gl", &headers, body.as_bytes())
+        .gitlab("gl", &gitlab, "Merge Request Hook", &delivery_id(), &update)
         .await;
     assert_eq!(got.status, StatusCode::ACCEPTED, "{}", got.text);
     assert_eq!(got.json["pull_request"]["action"], "synchronized");

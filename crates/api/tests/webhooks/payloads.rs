@@ -255,6 +255,13 @@ pub fn gitlab_merge_request(action: &str, new_commits: bool) -> Value {
         "ssh_url": "git@example.com:gitlabhq/gitlab-test.git",
         "http_url": "http://example.com/gitlabhq/gitlab-test.git"
     });
+    let awesome_project = json!({
+        "name": "Awesome Project", "description": "Aut reprehenderit ut est.",
+        "web_url": "http://example.com/awesome_space/awesome_project",
+        "git_ssh_url": "git@example.com:awesome_space/awesome_project.git",
+        "git_http_url": "http://example.com/awesome_space/awesome_project.git",
+        "namespace": "Awesome Space", "default_branch": "master"
+    });
     let mut attributes = json!({
         "id": 99, "iid": 1, "target_branch": "master", "source_branch": "ms-viewport",
         "source_project_id": 14, "author_id": 51, "assignee_ids": [6], "assignee_id": 6,
@@ -262,20 +269,8 @@ pub fn gitlab_merge_request(action: &str, new_commits: bool) -> Value {
         "updated_at": "2013-12-03T17:23:34Z", "milestone_id": null, "state": "opened",
         "merge_status": "unchecked", "target_project_id": 14, "description": "",
         "url": "http://example.com/diaspora/merge_requests/1",
-        "source": {
-            "name": "Awesome Project", "description": "Aut reprehenderit ut est.",
-            "web_url": "http://example.com/awesome_space/awesome_project",
-            "git_ssh_url": "git@example.com:awesome_space/awesome_project.git",
-            "git_http_url": "http://example.com/awesome_space/awesome_project.git",
-            "namespace": "Awesome Space", "default_branch": "master"
-        },
-        "target": {
-            "name": "Awesome Project", "description": "Aut reprehenderit ut est.",
-            "web_url": "http://example.com/awesome_space/awesome_project",
-            "git_ssh_url": "git@example.com:awesome_space/awesome_project.git",
-            "git_http_url": "http://example.com/awesome_space/awesome_project.git",
-            "namespace": "Awesome Space", "default_branch": "master"
-        },
+        "source": awesome_project.clone(),
+        "target": awesome_project,
         "last_commit": {
             "id": GITLAB_CHECKOUT_SHA,
             "message": "fixed readme",
