@@ -69,7 +69,11 @@ async fn a_finished_deployment_is_posted_signed_and_retried_after_a_500(pool: Pg
     config.callback_retry_base = Duration::from_millis(50);
     let state = AppState::new(pool.clone(), config);
     let api = ApiClient::as_admin(&pool, router(state.clone())).await;
-    let delivering = tokio::spawn(slipway_api::callbacks::run(state.clone()));
+    // Two instances' loops: each attempt still goes out once.
+    let delivering = [
+        tokio::spawn(slipway_api::callbacks::run(state.clone())),
+        tokio::spawn(slipway_api::callbacks::run(state.clone())),
+    ];
 
     let created = api
         .post(
@@ -150,7 +154,10 @@ async fn a_finished_deployment_is_posted_signed_and_retried_after_a_500(pool: Pg
     assert!(callbacks["next_cursor"].is_null());
 
     state.shutdown.cancel();
-    delivering.await.unwrap();
+    for loop_ in delivering {
+        loop_.await.unwrap();
+    }
+    assert!(rx.try_recv().is_err(), "no attempt was sent twice");
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
