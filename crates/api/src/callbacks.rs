@@ -23,6 +23,8 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(3600);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest the loop sleeps without looking, should a NOTIFY be lost.
 const MAX_IDLE: Duration = Duration::from_secs(5);
+/// The shortest: a due delivery that another instance is trying is not spun on.
+const MIN_IDLE: Duration = Duration::from_millis(10);
 
 /// Delivers callbacks until the server shuts down (`state.shutdown`).
 pub async fn run(state: AppState) {
@@ -64,13 +66,14 @@ async fn listen(state: &AppState) -> Option<PgListener> {
     }
 }
 
-/// Waits for a NOTIFY; never returns without one (polling covers a lost listener).
+/// Waits for a NOTIFY. Without a listener it never returns (the timer polls); after a
+/// lost connection it returns a moment later, and the next call reconnects.
 async fn notified(listener: &mut Option<PgListener>) {
     match listener {
         Some(l) => {
-            if l.recv().await.is_err() {
-                // It reconnects on the next recv; until then the timer polls.
-                std::future::pending::<()>().await;
+            if let Err(e) = l.recv().await {
+                tracing::warn!(error = %e, "callback delivery: LISTEN connection lost; reconnecting");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
         None => std::future::pending::<()>().await,

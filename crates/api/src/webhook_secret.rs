@@ -28,13 +28,15 @@ pub(crate) async fn get_or_create(state: &AppState, app_id: Uuid) -> Result<Stri
     open(state.cipher.as_ref(), app_id, &stored)
 }
 
-/// The app's secret if it has one; `None` also when it cannot be opened here, since a
-/// delivery that cannot be checked is refused like one that fails the check.
+/// The app's secret if it has one (an app that predates webhooks has none until it is
+/// first shown, and no delivery can have been signed with it).
 pub(crate) async fn existing(state: &AppState, app_id: Uuid) -> Result<Option<String>, ApiError> {
     let stored = webhooks::secret(&state.pool, app_id)
         .await
         .or_not_found("app")?;
-    Ok(stored.and_then(|s| open(state.cipher.as_ref(), app_id, &s).ok()))
+    stored
+        .map(|s| open(state.cipher.as_ref(), app_id, &s))
+        .transpose()
 }
 
 /// Replaces the app's secret with a new one, which it returns.

@@ -180,12 +180,13 @@ impl Claimed {
     }
 }
 
-/// When the next pending delivery falls due, if any is pending.
+/// When the next pending delivery that no other instance is trying falls due.
 pub async fn next_due(pool: &PgPool) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(sqlx::query_scalar(
-        "SELECT min(next_attempt_at) FROM callback_deliveries WHERE status = 'pending'",
+        "SELECT next_attempt_at FROM callback_deliveries WHERE status = 'pending'
+         ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?)
 }
 

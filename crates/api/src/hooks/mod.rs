@@ -120,7 +120,8 @@ impl HookAnswer {
         (status = 401, description = "Signature missing or wrong; nothing done", body = crate::error::Body),
         (status = 404, description = "No such app or provider", body = crate::error::Body),
         (status = 413, description = "Body over 1 MiB", body = crate::error::Body),
-        (status = 422, description = "Malformed payload, missing header, or another repository than the app's; `field` names it", body = crate::error::Body)))]
+        (status = 422, description = "Malformed payload, missing header, or another repository than the app's; `field` names it", body = crate::error::Body),
+        (status = 503, description = "The app's secret is encrypted and this server lacks SLIPWAY_SECRET_KEY, or the database is unavailable", body = crate::error::Body)))]
 pub async fn receive(
     State(state): State<AppState>,
     Path((provider, app)): Path<(String, String)>,
