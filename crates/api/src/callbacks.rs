@@ -44,7 +44,7 @@ pub async fn run(state: AppState) {
             Ok(Some(due)) => (due - Utc::now())
                 .to_std()
                 .unwrap_or_default()
-                .min(MAX_IDLE),
+                .clamp(MIN_IDLE, MAX_IDLE),
             Ok(None) | Err(_) => MAX_IDLE,
         };
         tokio::select! {

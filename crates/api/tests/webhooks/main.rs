@@ -73,16 +73,28 @@ impl Hooks {
         delivery: &str,
         body: &Value,
     ) -> Reply {
-        let body = body.to_string();
+        self.github_bytes(app, secret, event, delivery, body.to_string().as_bytes())
+            .await
+    }
+
+    /// A GitHub delivery of any bytes, signed with `secret`.
+    async fn github_bytes(
+        &self,
+        app: &str,
+        secret: &str,
+        event: &str,
+        delivery: &str,
+        body: &[u8],
+    ) -> Reply {
         let headers = [
             ("x-github-event", event.to_owned()),
             ("x-github-delivery", delivery.to_owned()),
             (
                 "x-hub-signature-256",
-                signature_header(secret.as_bytes(), body.as_bytes()),
+                signature_header(secret.as_bytes(), body),
             ),
         ];
-        self.deliver(&format!("/hooks/github/{app}"), &headers, body.as_bytes())
+        self.deliver(&format!("/hooks/github/{app}"), &headers, body)
             .await
     }
 
@@ -233,30 +245,16 @@ async fn forged_wrong_repository_and_malformed_deliveries_change_nothing(pool: P
         Some("x-github-delivery"),
     );
     let form = format!("payload={body}");
-    let headers = [
-        ("x-github-event", "push".to_owned()),
-        ("x-github-delivery", delivery_id()),
-        (
-            "x-hub-signature-256",
-            signature_header(secret.as_bytes(), form.as_bytes()),
-        ),
-    ];
     let got = h
-        .deliver("/hooks/github/hello", &headers, form.as_bytes())
+        .github_bytes("hello", &secret, "push", &delivery_id(), form.as_bytes())
         .await;
     assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some("body"));
 
     // Over 1 MiB: refused before anything is read.
     let huge = vec![b' '; slipway_api::MAX_HOOK_BODY + 1];
-    let headers = [
-        ("x-github-event", "push".to_owned()),
-        ("x-github-delivery", delivery_id()),
-        (
-            "x-hub-signature-256",
-            signature_header(secret.as_bytes(), &huge),
-        ),
-    ];
-    let got = h.deliver("/hooks/github/hello", &headers, &huge).await;
+    let got = h
+        .github_bytes("hello", &secret, "push", &delivery_id(), &huge)
+        .await;
     assert_eq!(got.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", got.text);
 
     // Unknown app or provider: 404, whatever the signature.
