@@ -75,6 +75,7 @@ async fn serve(pool: slipway_store::PgPool, config: slipway_core::Config) -> any
     let shutdown = slipway_service::shutdown_token();
     let mut state = slipway_api::AppState::new(pool, config);
     state.shutdown = shutdown.clone();
+    let callbacks = tokio::spawn(slipway_api::callbacks::run(state.clone()));
     let app = slipway_api::router(state);
     let drained = shutdown.clone();
     let server = axum::serve(listener, app)
@@ -85,7 +86,9 @@ async fn serve(pool: slipway_store::PgPool, config: slipway_core::Config) -> any
         served = &mut server => return served.context("server error"),
         () = shutdown.cancelled() => {}
     }
-    // Requests in flight get DRAIN to finish; event streams end at once (AppState).
+    // Requests in flight get DRAIN to finish; event streams end at once (AppState). An
+    // attempt being delivered is abandoned uncommitted: its delivery is tried again.
+    callbacks.abort();
     match tokio::time::timeout(DRAIN, server).await {
         Ok(served) => served.context("server error"),
         Err(_) => {

@@ -58,6 +58,7 @@ fn new_app(name: &str, branch: Option<&str>, port: Option<u16>) -> NewApp {
         dockerfile: "docker/Dockerfile".into(),
         port,
         spec_path: "deploy/slipway.toml".into(),
+        callback_url: None,
     }
 }
 

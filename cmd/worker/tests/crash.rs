@@ -122,6 +122,7 @@ async fn create(pool: &PgPool, repo_url: String) -> (String, Uuid) {
         dockerfile: "Dockerfile".into(),
         port: None,
         spec_path: "slipway.toml".into(),
+        callback_url: None,
     };
     let (_, deployment) = apps::create(pool, Owner::Any, &new).await.unwrap();
     (name, deployment.id)

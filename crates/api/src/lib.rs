@@ -3,9 +3,11 @@
 //! workers do all building and running.
 
 mod auth;
+pub mod callbacks;
 mod dashboard;
 mod error;
 mod extract;
+mod hooks;
 mod idempotency;
 mod limits;
 pub mod openapi;
@@ -13,8 +15,10 @@ mod paging;
 mod routes;
 mod state;
 mod views;
+mod webhook_secret;
 mod ws;
 
 pub use error::ApiError;
+pub use hooks::MAX_HOOK_BODY;
 pub use routes::{openapi as openapi_document, router};
 pub use state::AppState;

@@ -20,6 +20,7 @@ use crate::views::{AppView, DeploymentView};
         (name = "health", description = "Liveness and readiness"),
         (name = "users", description = "Users and API tokens"),
         (name = "live", description = "Live events and commands over a WebSocket"),
+        (name = "webhooks", description = "Signed forge webhooks in, signed callbacks out"),
         (name = "dashboard", description = "The web dashboard's pages (HTML)")
     ),
     modifiers(&BearerToken),

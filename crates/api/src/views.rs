@@ -25,6 +25,8 @@ pub struct AppView {
     pub spec_path: String,
     /// Replica counts set through the API (they override the spec's `replicas`).
     pub scale: std::collections::BTreeMap<String, u32>,
+    /// Where finished deployments are POSTed (see `GET /api/v1/apps/{app}/callbacks`).
+    pub callback_url: Option<String>,
     pub subdomain: String,
     pub url: String,
     pub created_at: DateTime<Utc>,
@@ -44,6 +46,9 @@ impl AppView {
             port: app.port,
             spec_path: app.spec_path,
             scale: app.scale.0,
+            callback_url: app
+                .callback_url
+                .map(|url| slipway_core::validate::redact(&url, &url)),
             created_at: app.created_at,
         }
     }

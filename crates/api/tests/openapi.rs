@@ -44,7 +44,12 @@ async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
         ("GET", "/api/v1/apps"),
         ("POST", "/api/v1/apps"),
         ("GET", "/api/v1/apps/{app}"),
+        ("PATCH", "/api/v1/apps/{app}"),
         ("DELETE", "/api/v1/apps/{app}"),
+        ("GET", "/api/v1/apps/{app}/webhook"),
+        ("POST", "/api/v1/apps/{app}/webhook/rotate"),
+        ("GET", "/api/v1/apps/{app}/callbacks"),
+        ("POST", "/hooks/{provider}/{app}"),
         ("GET", "/api/v1/apps/{app}/deployments"),
         ("POST", "/api/v1/apps/{app}/deployments"),
         ("GET", "/api/v1/apps/{app}/config"),
@@ -157,6 +162,7 @@ fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
             }
             let body_of_write = matches!(method.as_str(), "post" | "put" | "patch")
                 && !path.ends_with("/cancel")
+                && !path.ends_with("/rotate")
                 && path != "/logout";
             if body_of_write {
                 assert!(

@@ -164,6 +164,9 @@ pub struct Config {
     /// Where the API reaches this worker's internal server (SLIPWAY_WORKER_URL);
     /// `None`: `http://<host name>:<SLIPWAY_WORKER_METRICS_PORT>`.
     pub worker_url: Option<String>,
+    /// The wait before a failed callback's first retry, doubled at each further one
+    /// (SLIPWAY_CALLBACK_RETRY_BASE); retries stop an hour after the event.
+    pub callback_retry_base: Duration,
 }
 
 /// SLIPWAY_BUILDER: which of Docker's builders builds images.
@@ -243,6 +246,8 @@ impl Config {
             })?,
             internal_token: env.optional_secret("SLIPWAY_INTERNAL_TOKEN", parse_token)?,
             worker_url: env.optional("SLIPWAY_WORKER_URL", parse_worker_url)?,
+            callback_retry_base: env
+                .duration("SLIPWAY_CALLBACK_RETRY_BASE", Duration::from_secs(10))?,
             log_json: env.parse("SLIPWAY_LOG_FORMAT", false, |raw| match raw {
                 "pretty" => Ok(false),
                 "json" => Ok(true),

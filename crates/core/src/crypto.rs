@@ -76,6 +76,11 @@ pub fn config_var_aad(app_id: &str, name: &str) -> String {
     format!("slipway/config/{app_id}/{name}")
 }
 
+/// The associated data of an app's webhook secret.
+pub fn webhook_secret_aad(app_id: &str) -> String {
+    format!("slipway/webhook/{app_id}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod status;
 pub mod subnets;
 pub mod token;
 pub mod validate;
+pub mod webhook;
 
 pub use config::{BuilderChoice, Config, ConfigError, SecretKey};
 pub use status::{DeploymentStatus, Kind, Phase};

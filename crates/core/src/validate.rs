@@ -146,6 +146,39 @@ impl RepoUrl {
     }
 }
 
+/// Where an app's callbacks are POSTed: an http(s) URL, under the address rules of
+/// `repo_url` (no link-local or cloud metadata hosts; loopback only where local
+/// repositories are allowed).
+pub fn parse_callback_url(raw: &str, allow_local: bool) -> Result<String, ValidationError> {
+    const FIELD: &str = "callback_url";
+    let err = |m: String| ValidationError::new(FIELD, m);
+    let raw = raw.trim();
+    if raw.len() > 2048 {
+        return Err(err(format!("{FIELD} must be at most 2048 characters")));
+    }
+    if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(err(format!(
+            "{FIELD} must not contain spaces or control characters"
+        )));
+    }
+    let lower = raw.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return Err(err(format!("{FIELD} must be an http:// or https:// URL")));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host_name(authority.rsplit('@').next().unwrap_or_default());
+    if host.is_empty() {
+        return Err(err(format!("{FIELD} must name a host")));
+    }
+    if let Some(reason) = forbidden_host(host, allow_local) {
+        return Err(err(format!("{FIELD}: {reason}")));
+    }
+    Ok(raw.to_owned())
+}
+
 /// The host of an authority (`host`, `host:port`, `[v6]:port`), without port or brackets.
 pub fn host_name(authority: &str) -> &str {
     if let Some(v6) = authority.strip_prefix('[') {

@@ -25,6 +25,8 @@ pub struct AppRow {
     pub spec_path: String,
     /// Replica counts set through the API, by process; they override the spec's.
     pub scale: Json<BTreeMap<String, u32>>,
+    /// Where finished deployments are POSTed, signed with the webhook secret.
+    pub callback_url: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -36,12 +38,25 @@ pub struct NewApp {
     pub dockerfile: String,
     pub port: Option<u16>,
     pub spec_path: String,
+    pub callback_url: Option<String>,
+}
+
+/// A change to an app's settings: `None` leaves a setting as it is; for the nullable
+/// ones, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct AppPatch {
+    pub branch: Option<Option<String>>,
+    pub port: Option<Option<u16>>,
+    pub dockerfile: Option<String>,
+    pub spec_path: Option<String>,
+    pub callback_url: Option<Option<String>>,
 }
 
 /// Column list shared by every app query; a macro so that queries stay `&'static str`.
 macro_rules! app_columns {
     () => {
-        "id, owner_id, name, repo_url, branch, dockerfile, port, spec_path, scale, created_at"
+        "id, owner_id, name, repo_url, branch, dockerfile, port, spec_path, scale, callback_url, \
+         created_at"
     };
 }
 
@@ -54,8 +69,9 @@ pub async fn create(
 ) -> Result<(AppRow, DeploymentRow), StoreError> {
     let mut tx = pool.begin().await?;
     let row: AppRow = sqlx::query_as(concat!(
-        "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port, spec_path)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+        "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port, spec_path,
+                           callback_url)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
         app_columns!()
     ))
     .bind(Uuid::now_v7())
@@ -66,6 +82,7 @@ pub async fn create(
     .bind(&app.dockerfile)
     .bind(app.port.map(i32::from))
     .bind(&app.spec_path)
+    .bind(&app.callback_url)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| StoreError::from_unique(e, "apps_name_live", "name"))?;
@@ -183,6 +200,32 @@ pub async fn finish_teardown(mut teardown: Teardown) -> Result<(), StoreError> {
         .await?;
     teardown.tx.commit().await?;
     Ok(())
+}
+
+/// Applies a settings change; it takes effect from the next deployment.
+pub async fn update(pool: &PgPool, app_id: Uuid, patch: &AppPatch) -> Result<AppRow, StoreError> {
+    sqlx::query_as(concat!(
+        "UPDATE apps SET
+             branch = CASE WHEN $2 THEN $3 ELSE branch END,
+             port = CASE WHEN $4 THEN $5 ELSE port END,
+             dockerfile = COALESCE($6, dockerfile),
+             spec_path = COALESCE($7, spec_path),
+             callback_url = CASE WHEN $8 THEN $9 ELSE callback_url END
+         WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+        app_columns!()
+    ))
+    .bind(app_id)
+    .bind(patch.branch.is_some())
+    .bind(patch.branch.clone().flatten())
+    .bind(patch.port.is_some())
+    .bind(patch.port.flatten().map(i32::from))
+    .bind(&patch.dockerfile)
+    .bind(&patch.spec_path)
+    .bind(patch.callback_url.is_some())
+    .bind(patch.callback_url.clone().flatten())
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound)
 }
 
 /// Merges replica counts into the app's scale. The change NOTIFYs `reconcile:<app>`, and

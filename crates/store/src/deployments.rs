@@ -99,8 +99,8 @@ pub(crate) async fn supersede(
     Ok(())
 }
 
-/// Queues a deployment, superseding the app's queued ones.
-pub(crate) async fn insert(
+/// Queues a deployment, superseding the app's queued ones, in the caller's transaction.
+pub async fn insert(
     conn: &mut PgConnection,
     app_id: Uuid,
     git_ref: Option<&str>,

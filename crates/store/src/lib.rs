@@ -2,6 +2,7 @@
 //! event history, log lines and containers. Knows nothing of Docker or HTTP.
 
 pub mod apps;
+pub mod callbacks;
 pub mod config_vars;
 pub mod containers;
 pub mod deaths;
@@ -18,6 +19,7 @@ pub mod page;
 pub mod queue;
 pub mod secrets;
 pub mod users;
+pub mod webhooks;
 pub mod workers;
 
 use std::time::Duration;

@@ -20,6 +20,7 @@ fn new_app(name: &str) -> NewApp {
         dockerfile: "Dockerfile".into(),
         port: None,
         spec_path: "slipway.toml".into(),
+        callback_url: None,
     }
 }
 
@@ -721,4 +722,105 @@ async fn a_death_seen_by_two_workers_counts_once(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!((none.count, none.last), (0, None));
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_deployment_queues_its_callback_once_when_it_finishes_whoever_ends_it(pool: PgPool) {
+    use slipway_store::callbacks;
+    let mut hello = new_app("hello");
+    hello.callback_url = Some("https://ci.example.com/slipway".into());
+    let (app, first) = apps::create(&pool, Owner::Any, &hello).await.unwrap();
+    let queued = || async {
+        let rows: Vec<(uuid::Uuid, String, Option<String>)> = sqlx::query_as(
+            "SELECT subject_id, event, payload FROM callback_deliveries ORDER BY created_at, id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        rows
+    };
+    assert!(queued().await.is_empty(), "queued is not finished");
+
+    // A worker releases it: running is finished.
+    let lease = claim(&pool, "w", LEASE).await.unwrap().lease;
+    lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+        .await
+        .unwrap();
+    lease.promote().await.unwrap();
+    // A worker fails the next one.
+    let second = deployments::create(&pool, app.id, None).await.unwrap();
+    let lease = claim(&pool, "w", LEASE).await.unwrap().lease;
+    assert!(
+        lease
+            .finish(DeploymentStatus::Failed, Some(Phase::Build), "x")
+            .await
+            .unwrap()
+    );
+    // The third replaces the first, which had finished already: no second event for it.
+    let third = deployments::create(&pool, app.id, None).await.unwrap();
+    let lease = claim(&pool, "w", LEASE).await.unwrap().lease;
+    lease
+        .advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
+        .await
+        .unwrap();
+    lease.promote().await.unwrap();
+    assert_eq!(
+        deployments::get(&pool, first.id).await.unwrap().status,
+        DeploymentStatus::Superseded
+    );
+    // A queued one superseded by a newer request, and one cancelled from the API.
+    let fourth = deployments::create(&pool, app.id, None).await.unwrap();
+    let fifth = deployments::create(&pool, app.id, None).await.unwrap();
+    deployments::cancel(&pool, fifth.id).await.unwrap();
+
+    let got = queued().await;
+    let subjects: Vec<uuid::Uuid> = got.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(
+        subjects,
+        [first.id, second.id, third.id, fourth.id, fifth.id]
+    );
+    assert!(
+        got.iter().all(
+            |(_, event, payload)| event == callbacks::DEPLOYMENT_FINISHED && payload.is_none()
+        )
+    );
+
+    // An app without callback_url queues nothing, through the trigger or directly.
+    let (quiet, quiet_first) = apps::create(&pool, Owner::Any, &new_app("quiet"))
+        .await
+        .unwrap();
+    deployments::cancel(&pool, quiet_first.id).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let subject = uuid::Uuid::now_v7();
+    let none = callbacks::enqueue(
+        &mut conn,
+        quiet.id,
+        "test_run.finished",
+        subject,
+        Some("{}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(none, None);
+    // Another event, with its payload given: kept as given.
+    let id = callbacks::enqueue(
+        &mut conn,
+        app.id,
+        "test_run.finished",
+        subject,
+        Some(r#"{"id":"t","status":"passed"}"#),
+    )
+    .await
+    .unwrap();
+    assert!(id.is_some());
+    let last = queued().await.pop().unwrap();
+    assert_eq!(
+        last,
+        (
+            subject,
+            "test_run.finished".to_owned(),
+            Some(r#"{"id":"t","status":"passed"}"#.to_owned())
+        )
+    );
 }

@@ -3,9 +3,9 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use slipway_core::validate::parse_port;
+use slipway_core::validate::{parse_callback_url, parse_port};
 use slipway_core::{AppName, DockerfilePath, GitRef, RepoUrl};
-use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::apps::{self, AppPatch, NewApp, Owner};
 
 use crate::auth::Auth;
 use crate::error::OrNotFound;
@@ -33,6 +33,8 @@ pub struct CreateApp {
     dockerfile: Option<String>,
     port: Option<i64>,
     spec_path: Option<String>,
+    /// Where finished deployments are POSTed, signed with the webhook secret.
+    callback_url: Option<String>,
 }
 
 impl CreateApp {
@@ -46,29 +48,95 @@ impl CreateApp {
         Ok(NewApp {
             name: AppName::parse(&name)?.to_string(),
             repo_url: RepoUrl::parse(&repo_url, allow_local)?.as_str().to_owned(),
-            branch: self
-                .branch
-                .map(|b| GitRef::parse("branch", &b))
-                .transpose()?
-                .map(|b| b.as_str().to_owned()),
-            dockerfile: self
-                .dockerfile
-                .map(|d| DockerfilePath::parse(&d))
-                .transpose()?
-                .unwrap_or_default()
-                .as_str()
-                .to_owned(),
+            branch: branch(self.branch)?,
+            dockerfile: dockerfile(self.dockerfile)?,
             port: self.port.map(parse_port).transpose()?,
-            spec_path: match self.spec_path {
-                // The same rules as a Dockerfile path: relative, inside the repository.
-                Some(path) => DockerfilePath::parse(&path)
-                    .map_err(|e| {
-                        ApiError::invalid("spec_path", e.message.replace("dockerfile", "spec_path"))
-                    })?
-                    .as_str()
-                    .to_owned(),
-                None => slipway_core::spec::DEFAULT_SPEC_PATH.to_owned(),
-            },
+            spec_path: spec_path(self.spec_path)?,
+            callback_url: self
+                .callback_url
+                .map(|u| parse_callback_url(&u, allow_local))
+                .transpose()?,
+        })
+    }
+}
+
+fn branch(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    Ok(raw
+        .map(|b| GitRef::parse("branch", &b))
+        .transpose()?
+        .map(|b| b.as_str().to_owned()))
+}
+
+/// `None`: the default, `Dockerfile`.
+fn dockerfile(raw: Option<String>) -> Result<String, ApiError> {
+    Ok(raw
+        .map(|d| DockerfilePath::parse(&d))
+        .transpose()?
+        .unwrap_or_default()
+        .as_str()
+        .to_owned())
+}
+
+/// `None`: the default, `slipway.toml`.
+fn spec_path(raw: Option<String>) -> Result<String, ApiError> {
+    Ok(match raw {
+        // The same rules as a Dockerfile path: relative, inside the repository.
+        Some(path) => DockerfilePath::parse(&path)
+            .map_err(|e| {
+                ApiError::invalid("spec_path", e.message.replace("dockerfile", "spec_path"))
+            })?
+            .as_str()
+            .to_owned(),
+        None => slipway_core::spec::DEFAULT_SPEC_PATH.to_owned(),
+    })
+}
+
+/// Each field present changes that setting; `null` puts it back to its default (the
+/// repository's default branch, the EXPOSEd port, `Dockerfile`, `slipway.toml`, no
+/// callbacks). Fields left out stay as they are.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchApp {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    branch: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i64>)]
+    port: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    dockerfile: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    spec_path: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    callback_url: Option<Option<String>>,
+}
+
+/// A field that is present, `null` included, is `Some`: absent and `null` differ here.
+fn present<'de, D, T>(de: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(de).map(Some)
+}
+
+impl PatchApp {
+    fn validate(self, allow_local: bool) -> Result<AppPatch, ApiError> {
+        Ok(AppPatch {
+            branch: self.branch.map(branch).transpose()?,
+            port: self
+                .port
+                .map(|p| p.map(parse_port).transpose())
+                .transpose()?,
+            dockerfile: self.dockerfile.map(dockerfile).transpose()?,
+            spec_path: self.spec_path.map(spec_path).transpose()?,
+            callback_url: self
+                .callback_url
+                .map(|u| u.map(|u| parse_callback_url(&u, allow_local)).transpose())
+                .transpose()?,
         })
     }
 }
@@ -90,6 +158,9 @@ pub async fn create(
         .await
         .or_not_found("app")?;
     tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
+    // Made now so that the hook can be set up at once; an app that predates webhooks
+    // gets its secret the first time it is asked for.
+    crate::webhook_secret::get_or_create(&state, app.id).await?;
     let location = format!("/api/v1/apps/{}", app.name);
     let mut view = serde_json::to_value(AppView::new(app, &state.config))
         .map_err(|e| ApiError::internal("serialize", e))?;
@@ -134,6 +205,31 @@ pub async fn show(
     let row = apps::find(&state.pool, caller.owner(), &app)
         .await
         .or_not_found("app")?;
+    Ok(Json(AppView::new(row, &state.config)))
+}
+
+/// Change the app's settings; they apply from its next deployment (nothing is
+/// redeployed now).
+#[utoipa::path(patch, path = "/api/v1/apps/{app}", tag = "apps", params(("app" = String, Path, description = "The app's name or id")),
+    request_body = PatchApp, responses(
+    (status = 200, body = AppView),
+    (status = 400, description = "Malformed JSON", body = crate::error::Body),
+    (status = 404, description = "No such app", body = crate::error::Body),
+    (status = 422, description = "Invalid or unknown field; `field` names it", body = crate::error::Body)))]
+pub async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(app): Path<String>,
+    JsonBody(body): JsonBody<PatchApp>,
+) -> Result<Json<AppView>, ApiError> {
+    let patch = body.validate(state.config.allow_local_repos)?;
+    let app = apps::find(&state.pool, caller.owner(), &app)
+        .await
+        .or_not_found("app")?;
+    let row = apps::update(&state.pool, app.id, &patch)
+        .await
+        .or_not_found("app")?;
+    tracing::info!(app = %row.name, "app settings changed");
     Ok(Json(AppView::new(row, &state.config)))
 }
 

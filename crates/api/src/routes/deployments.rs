@@ -113,12 +113,16 @@ pub(crate) async fn detailed(
     let row = deployments::get_visible(pool, owner, id)
         .await
         .or_not_found("deployment")?;
-    let events = events::of_deployment(pool, id)
-        .await
-        .or_not_found("deployment")?;
-    let containers = containers::list(pool, id)
-        .await
-        .or_not_found("deployment")?;
+    Ok(detail(pool, row).await.or_not_found("deployment")?)
+}
+
+/// The deployment as `GET /api/v1/deployments/{id}` shows it; callbacks send the same.
+pub(crate) async fn detail(
+    pool: &slipway_store::PgPool,
+    row: deployments::DeploymentRow,
+) -> Result<DeploymentView, slipway_store::StoreError> {
+    let events = events::of_deployment(pool, row.id).await?;
+    let containers = containers::list(pool, row.id).await?;
     Ok(DeploymentView::detailed(row, &events, containers))
 }
 

@@ -1,5 +1,6 @@
 mod app_logs;
 mod apps;
+mod callbacks;
 mod config;
 mod deployments;
 mod follow;
@@ -7,6 +8,7 @@ mod health;
 mod metrics;
 mod processes;
 mod users;
+mod webhook;
 
 pub(crate) use deployments::detailed as deployment_view;
 
@@ -22,6 +24,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::dashboard;
 use crate::openapi::ApiDoc;
 use crate::{ApiError, AppState};
+pub(crate) use deployments::detail as deployment_detail;
 
 /// Requests carry small JSON documents; anything bigger is a mistake or abuse.
 const MAX_BODY: usize = 64 * 1024;
@@ -33,7 +36,11 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
         .routes(routes!(metrics::scrape))
         .routes(routes!(apps::create, apps::list))
-        .routes(routes!(apps::show, apps::delete))
+        .routes(routes!(apps::show, apps::patch, apps::delete))
+        .routes(routes!(webhook::show))
+        .routes(routes!(webhook::rotate))
+        .routes(routes!(callbacks::list))
+        .routes(routes!(crate::hooks::receive))
         .routes(routes!(deployments::list, deployments::create))
         .routes(routes!(config::get, config::put, config::patch))
         .routes(routes!(processes::get, processes::patch))

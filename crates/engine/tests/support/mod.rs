@@ -91,6 +91,7 @@ impl Env {
             dockerfile: "Dockerfile".into(),
             port,
             spec_path: "slipway.toml".into(),
+            callback_url: None,
         };
         apps::create(&self.pool, Owner::Any, &new).await.unwrap()
     }
