@@ -6,6 +6,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod extract;
+mod git;
 mod idempotency;
 mod limits;
 pub mod openapi;

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc);
     routes
         .merge(docs)
+        .merge(crate::git::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

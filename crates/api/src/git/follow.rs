@@ -1,0 +1,117 @@
+//! A deployment, followed into a push's output as it runs: each status change with the
+//! time the phase before it took, every build and release line, and a keep-alive line
+//! when nothing was said for a while, so that no proxy cuts a long build.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use slipway_core::DeploymentStatus;
+use slipway_store::{PgPool, deployments, events, logs};
+use uuid::Uuid;
+
+use super::out::Out;
+
+const POLL: Duration = Duration::from_millis(250);
+/// Under the 20 s within which a quiet connection must show a sign of life.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+const PAGE: i64 = 500;
+/// The worker writes a deployment's last lines just after its final status.
+const FINAL_LINES_GRACE: Duration = Duration::from_millis(500);
+
+/// How a followed deployment ended.
+pub struct End {
+    pub status: DeploymentStatus,
+    pub phase: Option<String>,
+    pub reason: Option<String>,
+    pub took: Duration,
+}
+
+pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
+    let started = tokio::time::Instant::now();
+    let mut seen_events = 0usize;
+    let mut after = 0i64;
+    let mut phase_began: Option<(DeploymentStatus, DateTime<Utc>)> = None;
+    let mut finished_at: Option<tokio::time::Instant> = None;
+    loop {
+        // The status before the lines, as the SSE follower does: a line written just
+        // before the final status is then never missed.
+        let row = deployments::get(pool, id).await;
+        let mut said: Vec<(DateTime<Utc>, String)> = Vec::new();
+        if let Ok(all) = events::of_deployment(pool, id).await {
+            for event in all.iter().skip(seen_events) {
+                said.push((event.at, phase_line(&mut phase_began, event)));
+            }
+            seen_events = all.len();
+        }
+        loop {
+            match logs::page(pool, id, after, PAGE).await {
+                Ok(lines) if !lines.is_empty() => {
+                    after = lines.last().map_or(after, |l| l.seq);
+                    said.extend(lines.into_iter().map(|l| (l.at, l.line)));
+                }
+                _ => break,
+            }
+        }
+        said.sort_by_key(|(at, _)| *at);
+        for (_, line) in said {
+            out.say(line).await;
+        }
+        match &row {
+            Ok(d) if !d.status.is_unfinished() => match finished_at {
+                Some(at) if at.elapsed() >= FINAL_LINES_GRACE => {
+                    return End {
+                        status: d.status,
+                        phase: d.failed_phase.map(|p| p.to_string()),
+                        reason: d.reason.clone(),
+                        took: started.elapsed(),
+                    };
+                }
+                Some(_) => {}
+                None => finished_at = Some(tokio::time::Instant::now()),
+            },
+            Ok(d) => {
+                if out.quiet_for() >= KEEP_ALIVE {
+                    let waiting = if d.status == DeploymentStatus::Pending {
+                        "waiting for a worker"
+                    } else {
+                        d.status.as_str()
+                    };
+                    out.say(format!(
+                        "... still {waiting} ({}s)",
+                        started.elapsed().as_secs()
+                    ))
+                    .await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(deployment_id = %id, error = %e, "following a pushed deployment: database error; retrying");
+                if out.quiet_for() >= KEEP_ALIVE {
+                    out.say("... the database is not answering; still trying").await;
+                }
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `-----> building (cloning took 1.2s)`; notes that change no status are shown as they are.
+fn phase_line(
+    began: &mut Option<(DeploymentStatus, DateTime<Utc>)>,
+    event: &events::EventRow,
+) -> String {
+    let previous = *began;
+    if previous.is_some_and(|(status, _)| status == event.status) {
+        return format!("-----> {}", event.message.as_deref().unwrap_or_default());
+    }
+    *began = Some((event.status, event.at));
+    let mut line = format!("-----> {}", event.status.as_str());
+    if let Some((status, at)) = previous {
+        let took = (event.at - at).to_std().unwrap_or_default();
+        line.push_str(&format!(" ({} took {:.1}s)", status.as_str(), took.as_secs_f64()));
+    }
+    if let Some(message) = event.message.as_deref().filter(|m| !m.is_empty()) {
+        line.push_str(": ");
+        line.push_str(message);
+    }
+    line
+}
