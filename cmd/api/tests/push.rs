@@ -196,6 +196,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     git(home, &clone, &["fetch", "origin"]).await.ok();
 
     // Another branch is stored, not deployed.
+    repo.branch("feature");
     let feature = repo.commit_on_branch("feature", "a feature", &[("www/f.html", b"f")]);
     git(home, repo.path(), &["push", &url, "feature"])
         .await
@@ -240,7 +241,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .ok();
     let queued = deployments(&served, &name).await;
     let newest = queued[0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(queued[0]["commit_sha"], third_rebased.as_str());
+    assert_eq!(queued[0]["ref"], third_rebased.as_str());
     detached
         .says(&format!("as deployment {newest}"))
         .says(&format!("slipway logs --build {newest} --follow"))
@@ -259,12 +260,24 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .failed()
         .says("unknown push option slipway.detatch");
 
-    // No token, a bad token: 401, and git says so.
+    // No token: a Basic challenge, which makes git ask for credentials (and fail here,
+    // where it may not prompt); a bad token: 401, and git says so.
     let host = served.url.trim_start_matches("http://");
     git(home, repo.path(), &["push", &format!("http://{host}/git/{name}.git"), "main"])
         .await
         .failed()
-        .says("Authentication failed");
+        .says("could not read Username");
+    let challenge = reqwest::get(format!(
+        "{}/git/{name}.git/info/refs?service=git-receive-pack",
+        served.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(challenge.status().as_u16(), 401);
+    assert_eq!(
+        challenge.headers()["www-authenticate"],
+        "Basic realm=\"slipway\""
+    );
     git(home, repo.path(), &["push", &remote(&served, "not-a-token", &name), "main"])
         .await
         .failed()
@@ -370,7 +383,7 @@ async fn a_push_over_the_size_limit_is_refused(pool: PgPool) {
         .failed()
         .says("SLIPWAY_MAX_REPO_SIZE (256.0 KiB")
         .says("the push is larger than")
-        .says(&format!("App {name} was not created"));
+        .says(&format!("App {name} removed again"));
     let (status, _) = api_get(&served, &format!("/api/v1/apps/{name}")).await;
     assert_eq!(status, 404);
 }

@@ -39,7 +39,9 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
         let mut said: Vec<(DateTime<Utc>, String)> = Vec::new();
         if let Ok(all) = events::of_deployment(pool, id).await {
             for event in all.iter().skip(seen_events) {
-                said.push((event.at, phase_line(&mut phase_began, event)));
+                if let Some(line) = phase_line(&mut phase_began, event) {
+                    said.push((event.at, line));
+                }
             }
             seen_events = all.len();
         }
@@ -94,24 +96,36 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
     }
 }
 
-/// `-----> building (cloning took 1.2s)`; notes that change no status are shown as they are.
+/// `-----> building (cloning took 1.2s)`; notes that change no status are shown as they
+/// are. The queued state is left out (the push just said it queued the deployment), and
+/// so is a failure's reason, which the worker's last line and the summary give.
 fn phase_line(
     began: &mut Option<(DeploymentStatus, DateTime<Utc>)>,
     event: &events::EventRow,
-) -> String {
+) -> Option<String> {
     let previous = *began;
     if previous.is_some_and(|(status, _)| status == event.status) {
-        return format!("-----> {}", event.message.as_deref().unwrap_or_default());
+        return event.message.as_deref().map(|m| format!("-----> {m}"));
     }
     *began = Some((event.status, event.at));
+    if event.status == DeploymentStatus::Pending {
+        return None;
+    }
     let mut line = format!("-----> {}", event.status.as_str());
     if let Some((status, at)) = previous {
         let took = (event.at - at).to_std().unwrap_or_default();
-        line.push_str(&format!(" ({} took {:.1}s)", status.as_str(), took.as_secs_f64()));
+        let what = if status == DeploymentStatus::Pending {
+            "waited for a worker".to_owned()
+        } else {
+            format!("{} took", status.as_str())
+        };
+        line.push_str(&format!(" ({what} {:.1}s)", took.as_secs_f64()));
     }
-    if let Some(message) = event.message.as_deref().filter(|m| !m.is_empty()) {
+    if event.status != DeploymentStatus::Failed
+        && let Some(message) = event.message.as_deref().filter(|m| !m.is_empty())
+    {
         line.push_str(": ");
         line.push_str(message);
     }
-    line
+    Some(line)
 }

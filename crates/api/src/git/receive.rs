@@ -273,19 +273,21 @@ impl Push {
         let tracked = format!("refs/heads/{branch}");
         let plans: Vec<Plan> = request.commands.iter().map(|c| plan(c, &tracked, &app.name)).collect();
         let (unpack, received) = self.receive(&path, &request, &plans, &mut body).await;
+        // A ref receive-pack did not report on: the pack was refused (git's own words).
+        let missing = if unpack.is_err() { "unpacker error" } else { "not received" }.to_owned();
         let mut statuses: Statuses = Vec::new();
         for (command, plan) in request.commands.iter().zip(&plans) {
             let status = match plan {
                 Plan::Refuse(reason) => Err(reason.clone()),
                 Plan::Store => {
-                    let status = received.get(&command.name).cloned().unwrap_or_else(|| Err("not received".to_owned()));
+                    let status = received.get(&command.name).cloned().unwrap_or_else(|| Err(missing.clone()));
                     if status.is_ok() {
                         self.out.say(stored_note(command, &app.name, &branch)).await;
                     }
                     status
                 }
                 Plan::Deploy { incoming } => {
-                    let status = match received.get(incoming).cloned().unwrap_or_else(|| Err("not received".to_owned())) {
+                    let status = match received.get(incoming).cloned().unwrap_or_else(|| Err(missing.clone())) {
                         Ok(()) => self.deploy(&app, &path, command, &tracked, &options).await,
                         Err(e) => Err(e),
                     };
@@ -312,7 +314,9 @@ impl Push {
                 if let Err(e) = self.storage.remove(app.id).await {
                     tracing::warn!(app = %app.name, error = %e, "could not remove a refused push's repository");
                 }
-                self.out.say(format!("App {} was not created: nothing was stored", app.name)).await;
+                self.out
+                    .say(format!("App {} removed again: nothing of this push was stored", app.name))
+                    .await;
             }
             Err(e) => tracing::warn!(app = %app.name, error = %e, "could not remove the app a refused push created"),
         }
@@ -422,12 +426,13 @@ impl Push {
                 return (Err("internal error; the server log has details".to_owned()), HashMap::new());
             }
         };
-        for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            self.out.say(line).await;
-        }
         if over {
+            // receive-pack was stopped mid-pack: its complaint about that says nothing.
             drain(body, max).await;
             return (Err(too_big()), HashMap::new());
+        }
+        for line in stderr.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            self.out.say(line).await;
         }
         parse_report(&stdout)
     }
