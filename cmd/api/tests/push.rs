@@ -119,7 +119,9 @@ async fn served_page(served: &Served, deployment: &str) -> String {
     let container = &d["containers"][0];
     let url = format!(
         "http://{}:{}/",
-        container["ip"].as_str().unwrap_or_else(|| panic!("no address: {d}")),
+        container["ip"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no address: {d}")),
         container["port"]
     );
     slipway_testkit::http_get(&url).await.unwrap()
@@ -159,12 +161,17 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     let pushed = git(home, repo.path(), &["push", &url, "main"]).await.ok();
     pushed
         .says(&format!("remote: Created app {name} (deploys branch main"))
-        .says(&format!("remote: Deploying {} (main) to {name}", &first[..7]))
+        .says(&format!(
+            "remote: Deploying {} (main) to {name}",
+            &first[..7]
+        ))
         .says("remote: -----> cloning")
         .says("remote: -----> building (cloning took ")
         .says("remote: -----> releasing (building took ")
         .says("remote: -----> running (releasing took ")
-        .says(&format!("remote: =====> {name} is running at http://{name}.localhost"))
+        .says(&format!(
+            "remote: =====> {name} is running at http://{name}.localhost"
+        ))
         .says(" * [new branch]      main -> main");
     // The build's own output came through too, between the phases.
     let building = pushed.stderr.find("-----> building").unwrap();
@@ -183,14 +190,24 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     assert_eq!(list[0]["status"], "running");
     assert_eq!(list[0]["commit_sha"], first.as_str());
     let deployed = list[0]["id"].as_str().unwrap().to_owned();
-    assert!(served_page(&served, &deployed).await.contains("hello from a push"));
+    assert!(
+        served_page(&served, &deployed)
+            .await
+            .contains("hello from a push")
+    );
     let refs = remote_refs(home, &url).await;
-    assert_eq!(sha_of(&refs, "refs/heads/main"), Some(first.clone()), "{refs}");
+    assert_eq!(
+        sha_of(&refs, "refs/heads/main"),
+        Some(first.clone()),
+        "{refs}"
+    );
     assert!(!refs.contains("refs/slipway"), "hidden refs leaked: {refs}");
 
     // Clone and fetch from the same URL.
     let clone = home.join("clone");
-    git(home, home, &["clone", &url, clone.to_str().unwrap()]).await.ok();
+    git(home, home, &["clone", &url, clone.to_str().unwrap()])
+        .await
+        .ok();
     let head = git(home, &clone, &["rev-parse", "HEAD"]).await.ok();
     assert_eq!(head.stdout.trim(), first);
     git(home, &clone, &["fetch", "origin"]).await.ok();
@@ -208,10 +225,19 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     assert_eq!(sha_of(&refs, "refs/heads/feature"), Some(feature));
 
     // A rewrite of the deployed branch's history is refused without slipway.force...
-    git(home, &clone, &["commit", "--amend", "-m", "rewritten", "--allow-empty"])
+    git(
+        home,
+        &clone,
+        &["commit", "--amend", "-m", "rewritten", "--allow-empty"],
+    )
+    .await
+    .ok();
+    let rewritten = git(home, &clone, &["rev-parse", "HEAD"])
         .await
-        .ok();
-    let rewritten = git(home, &clone, &["rev-parse", "HEAD"]).await.ok().stdout.trim().to_owned();
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
     git(home, &clone, &["push", "--force", "origin", "HEAD:main"])
         .await
         .failed()
@@ -221,12 +247,23 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     assert_eq!(sha_of(&refs, "refs/heads/main"), Some(first.clone()));
     assert_eq!(deployments(&served, &name).await.len(), 1);
     // ...and deployed with it.
-    git(home, &clone, &["push", "--force", "-o", "slipway.force", "origin", "HEAD:main"])
-        .await
-        .ok()
-        .says("-----> running")
-        .says("+ ")
-        .says("(forced update)");
+    git(
+        home,
+        &clone,
+        &[
+            "push",
+            "--force",
+            "-o",
+            "slipway.force",
+            "origin",
+            "HEAD:main",
+        ],
+    )
+    .await
+    .ok()
+    .says("-----> running")
+    .says("+ ")
+    .says("(forced update)");
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/main"), Some(rewritten.clone()));
 
@@ -234,11 +271,20 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     let third = repo.commit("third", &[("www/index.html", b"third")]);
     git(home, repo.path(), &["fetch", &url, "main"]).await.ok();
     git(home, repo.path(), &["rebase", "FETCH_HEAD"]).await.ok();
-    let third_rebased = git(home, repo.path(), &["rev-parse", "HEAD"]).await.ok().stdout.trim().to_owned();
-    assert_ne!(third, third_rebased);
-    let detached = git(home, repo.path(), &["push", "-o", "slipway.detach", &url, "main"])
+    let third_rebased = git(home, repo.path(), &["rev-parse", "HEAD"])
         .await
-        .ok();
+        .ok()
+        .stdout
+        .trim()
+        .to_owned();
+    assert_ne!(third, third_rebased);
+    let detached = git(
+        home,
+        repo.path(),
+        &["push", "-o", "slipway.detach", &url, "main"],
+    )
+    .await
+    .ok();
     let queued = deployments(&served, &name).await;
     let newest = queued[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(queued[0]["ref"], third_rebased.as_str());
@@ -255,18 +301,26 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .await
         .failed()
         .says("only branches (refs/heads/...) and tags (refs/tags/...) can be pushed");
-    git(home, repo.path(), &["push", "-o", "slipway.detatch", &url, "HEAD:refs/heads/x"])
-        .await
-        .failed()
-        .says("unknown push option slipway.detatch");
+    git(
+        home,
+        repo.path(),
+        &["push", "-o", "slipway.detatch", &url, "HEAD:refs/heads/x"],
+    )
+    .await
+    .failed()
+    .says("unknown push option slipway.detatch");
 
     // No token: a Basic challenge, which makes git ask for credentials (and fail here,
     // where it may not prompt); a bad token: 401, and git says so.
     let host = served.url.trim_start_matches("http://");
-    git(home, repo.path(), &["push", &format!("http://{host}/git/{name}.git"), "main"])
-        .await
-        .failed()
-        .says("could not read Username");
+    git(
+        home,
+        repo.path(),
+        &["push", &format!("http://{host}/git/{name}.git"), "main"],
+    )
+    .await
+    .failed()
+    .says("could not read Username");
     let challenge = reqwest::get(format!(
         "{}/git/{name}.git/info/refs?service=git-receive-pack",
         served.url
@@ -278,11 +332,15 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         challenge.headers()["www-authenticate"],
         "Basic realm=\"slipway\""
     );
-    git(home, repo.path(), &["push", &remote(&served, "not-a-token", &name), "main"])
-        .await
-        .failed()
-        .says("the token is invalid or has been revoked")
-        .says("Authentication failed");
+    git(
+        home,
+        repo.path(),
+        &["push", &remote(&served, "not-a-token", &name), "main"],
+    )
+    .await
+    .failed()
+    .says("the token is invalid or has been revoked")
+    .says("Authentication failed");
     // Someone else's app is not found, to push or to clone.
     let (_, stranger) = slipway_testkit::user_with_token(&pool, false).await;
     let theirs = remote(&served, &stranger, &name);
@@ -295,10 +353,18 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .failed()
         .says("repository not found");
     // An invalid name cannot become an app.
-    git(home, repo.path(), &["push", &remote(&served, &served.token, "Not_An_App"), "main"])
-        .await
-        .failed()
-        .says("a new app cannot have that name");
+    git(
+        home,
+        repo.path(),
+        &[
+            "push",
+            &remote(&served, &served.token, "Not_An_App"),
+            "main",
+        ],
+    )
+    .await
+    .failed()
+    .says("a new app cannot have that name");
 
     // Deleting the app removes its repository.
     let app_id = app["id"].as_str().unwrap().to_owned();
@@ -331,7 +397,9 @@ async fn a_failing_deployment_fails_the_push_and_leaves_the_branch(pool: PgPool)
     let dockerfile = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo tests are red; exit 3\"]\n";
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("never served", dockerfile));
 
-    let pushed = git(home, repo.path(), &["push", &url, "main"]).await.failed();
+    let pushed = git(home, repo.path(), &["push", &url, "main"])
+        .await
+        .failed();
     pushed
         .says("remote: -----> building")
         .says("tests are red")

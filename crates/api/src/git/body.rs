@@ -49,9 +49,9 @@ impl Incoming {
             Some(Ok(chunk)) => {
                 match &mut self.gzip {
                     Some(decoder) => {
-                        decoder
-                            .write_all(&chunk)
-                            .map_err(|e| format!("the gzip-encoded request body is corrupt: {e}"))?;
+                        decoder.write_all(&chunk).map_err(|e| {
+                            format!("the gzip-encoded request body is corrupt: {e}")
+                        })?;
                         self.buf.append(decoder.get_mut());
                     }
                     None => self.buf.extend_from_slice(&chunk),

@@ -88,7 +88,8 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
             Err(e) => {
                 tracing::warn!(deployment_id = %id, error = %e, "following a pushed deployment: database error; retrying");
                 if out.quiet_for() >= KEEP_ALIVE {
-                    out.say("... the database is not answering; still trying").await;
+                    out.say("... the database is not answering; still trying")
+                        .await;
                 }
             }
         }

@@ -5,6 +5,7 @@
 
 mod access;
 mod body;
+mod commands;
 mod follow;
 mod out;
 mod pkt;

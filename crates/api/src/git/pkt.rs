@@ -52,9 +52,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Pkt, usize)>, String> {
     if len > MAX_DATA + 4 {
         return Err(format!("pkt-line of {len} bytes is too long"));
     }
-    Ok(buf
-        .get(4..len)
-        .map(|data| (Pkt::Data(data.to_vec()), len)))
+    Ok(buf.get(4..len).map(|data| (Pkt::Data(data.to_vec()), len)))
 }
 
 /// Every packet of a complete message, such as git's own output.

@@ -61,8 +61,11 @@ impl Storage {
         let scratch = self.dir.join(format!(".new-{}", Uuid::new_v4()));
         let made = async {
             let initial = format!("--initial-branch={branch}");
-            git(&scratch, &["init", "--bare", "--quiet", "--template=", &initial])
-                .await?;
+            git(
+                &scratch,
+                &["init", "--bare", "--quiet", "--template=", &initial],
+            )
+            .await?;
             match tokio::fs::rename(&scratch, &path).await {
                 Ok(()) => Ok(()),
                 // Another request made it meanwhile: theirs is as good.
@@ -122,7 +125,11 @@ pub fn git_binary() -> Result<&'static Path, StorageError> {
 
 /// A git command on `repo` that reads no user or system configuration and runs no
 /// hooks: what it does depends on Slipway alone.
-pub fn command(repo: &Path, config: &[(&str, &str)], args: &[&str]) -> Result<Command, StorageError> {
+pub fn command(
+    repo: &Path,
+    config: &[(&str, &str)],
+    args: &[&str],
+) -> Result<Command, StorageError> {
     let mut command = Command::new(git_binary()?);
     command
         .env_clear()
@@ -163,7 +170,17 @@ pub async fn git(repo: &Path, args: &[&str]) -> Result<String, StorageError> {
 
 /// The commit `name` points at, or [`ZERO`] when there is no such ref.
 pub async fn resolve(repo: &Path, name: &str) -> Result<String, StorageError> {
-    match git(repo, &["rev-parse", "--verify", "--quiet", &format!("{name}^{{commit}}")]).await {
+    match git(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{name}^{{commit}}"),
+        ],
+    )
+    .await
+    {
         Ok(sha) => Ok(sha),
         Err(StorageError::Git { .. }) => Ok(ZERO.to_owned()),
         Err(e) => Err(e),

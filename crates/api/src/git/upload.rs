@@ -71,7 +71,10 @@ pub(super) async fn info_refs(
                 return Err(super::not_a_push_app(&app));
             }
             let path = storage
-                .ensure(app.id, app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH))
+                .ensure(
+                    app.id,
+                    app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH),
+                )
                 .await
                 .map_err(super::storage_error)?;
             advertise(&path, service, upload_config(&who), protocol.as_deref()).await?
@@ -87,9 +90,14 @@ pub(super) async fn info_refs(
                 Target::App(app) if app.repo_url.is_some() => {
                     return Err(super::not_a_push_app(&app));
                 }
-                Target::App(app) => storage
-                    .ensure(app.id, app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH))
-                    .await,
+                Target::App(app) => {
+                    storage
+                        .ensure(
+                            app.id,
+                            app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH),
+                        )
+                        .await
+                }
                 Target::New(Ok(_)) => storage.empty().await,
                 Target::New(Err(why)) => {
                     return Err(GitError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
@@ -135,8 +143,7 @@ fn git_protocol(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             v.len() <= 256
-                && v
-                    .bytes()
+                && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"=:._-".contains(&b))
         })
         .map(str::to_owned)
@@ -174,7 +181,9 @@ async fn advertise(
     let mut out = Vec::new();
     // Protocol v2 starts with its own capability list; v0 with the service line.
     if !v2 {
-        out.extend(pkt::line(format!("# service={}\n", service.name()).as_bytes()));
+        out.extend(pkt::line(
+            format!("# service={}\n", service.name()).as_bytes(),
+        ));
         out.extend_from_slice(pkt::FLUSH);
     }
     out.extend(output.stdout);
@@ -228,7 +237,10 @@ pub(super) async fn upload_pack(
     let mut incoming = Incoming::new(body, &headers)
         .map_err(|e| GitError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e))?;
     let path = Storage::new(&state.config.repo_dir)
-        .ensure(app.id, app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH))
+        .ensure(
+            app.id,
+            app.branch.as_deref().unwrap_or(super::DEFAULT_BRANCH),
+        )
         .await
         .map_err(super::storage_error)?;
     let dir = path.to_string_lossy();
