@@ -19,7 +19,8 @@ use crate::views::{AppView, DeploymentView};
         (name = "deployments", description = "Deployments (releases) and their logs"),
         (name = "health", description = "Liveness and readiness"),
         (name = "users", description = "Users and API tokens"),
-        (name = "dashboard", description = "The web dashboard's pages (HTML)")
+        (name = "dashboard", description = "The web dashboard's pages (HTML)"),
+        (name = "git", description = "git's smart HTTP protocol: clone, fetch and push to deploy (errors in text/plain, which git shows its user)")
     ),
     modifiers(&BearerToken),
     security(("token" = []))
@@ -42,6 +43,17 @@ impl utoipa::Modify for BearerToken {
                     .description(Some(
                         "An API token (`slw_…`), from `POST /api/v1/tokens`, an admin's \
                          `POST /api/v1/users`, `slipway-api create-admin` or SLIPWAY_ADMIN_TOKEN",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "git",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "What git sends: any user name, an API token as the password",
                     ))
                     .build(),
             ),

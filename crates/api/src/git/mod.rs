@@ -9,27 +9,16 @@ mod commands;
 mod follow;
 mod out;
 mod pkt;
-mod receive;
+pub(crate) mod receive;
 mod storage;
-mod upload;
+pub(crate) mod upload;
 
-use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 
-use crate::AppState;
 pub(crate) use storage::Storage;
 
 /// The branch a push app deploys unless it was created with another.
 pub(crate) const DEFAULT_BRANCH: &str = "main";
-
-/// The git routes: not JSON, so not in the OpenAPI document.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/git/{repo}/info/refs", get(upload::info_refs))
-        .route("/git/{repo}/git-upload-pack", post(upload::upload_pack))
-        .route("/git/{repo}/git-receive-pack", post(receive::receive_pack))
-}
 
 fn storage_error(e: storage::StorageError) -> access::GitError {
     match e {

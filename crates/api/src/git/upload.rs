@@ -37,11 +37,22 @@ impl Service {
 }
 
 #[derive(Deserialize)]
-pub(super) struct ServiceQuery {
+pub(crate) struct ServiceQuery {
     service: Option<String>,
 }
 
-pub(super) async fn info_refs(
+/// git's ref advertisement, the first request of a clone, fetch or push.
+#[utoipa::path(get, path = "/git/{repo}/info/refs", tag = "git", security(("git" = [])),
+    params(("repo" = String, Path, description = "`<app>.git` (name or id)"),
+        ("service" = String, Query, description = "`git-upload-pack` (clone, fetch) or `git-receive-pack` (push)")),
+    responses(
+        (status = 200, description = "The advertisement", content_type = "application/x-git-upload-pack-advertisement", body = Vec<u8>),
+        (status = 401, description = "No token or a bad one (`WWW-Authenticate: Basic`)", content_type = "text/plain", body = String),
+        (status = 403, description = "Not the smart protocol, or a worker's token pushing", content_type = "text/plain", body = String),
+        (status = 404, description = "No such app, or another user's", content_type = "text/plain", body = String),
+        (status = 409, description = "The app deploys from its repo_url, not from pushes", content_type = "text/plain", body = String),
+        (status = 422, description = "A push to a name no app may have", content_type = "text/plain", body = String)))]
+pub(crate) async fn info_refs(
     State(state): State<AppState>,
     Path(repo): Path<String>,
     Query(query): Query<ServiceQuery>,
@@ -222,7 +233,16 @@ fn without_unsupported_capabilities(advertisement: &[u8]) -> Result<Vec<u8>, Str
     Ok(out)
 }
 
-pub(super) async fn upload_pack(
+/// Clone and fetch: git's upload-pack over stateless RPC.
+#[utoipa::path(post, path = "/git/{repo}/git-upload-pack", tag = "git", security(("git" = [])),
+    params(("repo" = String, Path, description = "`<app>.git` (name or id)")),
+    request_body(content = Vec<u8>, content_type = "application/x-git-upload-pack-request", description = "git's request, gzip-encoded or not"),
+    responses(
+        (status = 200, description = "git's answer", content_type = "application/x-git-upload-pack-result", body = Vec<u8>),
+        (status = 401, description = "No token or a bad one (`WWW-Authenticate: Basic`)", content_type = "text/plain", body = String),
+        (status = 404, description = "No such app, or another user's", content_type = "text/plain", body = String),
+        (status = 409, description = "The app deploys from its repo_url", content_type = "text/plain", body = String)))]
+pub(crate) async fn upload_pack(
     State(state): State<AppState>,
     Path(repo): Path<String>,
     headers: HeaderMap,

@@ -53,6 +53,9 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::app_page))
         .routes(routes!(dashboard::live))
         .routes(routes!(dashboard::asset))
+        .routes(routes!(crate::git::upload::info_refs))
+        .routes(routes!(crate::git::upload::upload_pack))
+        .routes(routes!(crate::git::receive::receive_pack))
 }
 
 /// The routes and their document, completed with the answers every operation shares
@@ -74,7 +77,6 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/docs").url("/api/v1/openapi.json", doc);
     routes
         .merge(docs)
-        .merge(crate::git::routes())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -37,7 +37,19 @@ use super::out::{Out, Statuses};
 use super::storage::{self, INCOMING, Storage};
 use crate::AppState;
 
-pub(super) async fn receive_pack(
+/// Push: refs are updated and the app's branch deployed (see "Push to deploy" in the
+/// README); progress and the per-ref outcome come back in git's side-band report.
+#[utoipa::path(post, path = "/git/{repo}/git-receive-pack", tag = "git", security(("git" = [])),
+    params(("repo" = String, Path, description = "`<app>.git` (name or id); a new name creates a push app")),
+    request_body(content = Vec<u8>, content_type = "application/x-git-receive-pack-request", description = "git's commands, push options and pack"),
+    responses(
+        (status = 200, description = "git's report, after the deployment (or at once with `-o slipway.detach`)", content_type = "application/x-git-receive-pack-result", body = Vec<u8>),
+        (status = 401, description = "No token or a bad one (`WWW-Authenticate: Basic`)", content_type = "text/plain", body = String),
+        (status = 403, description = "A worker's token", content_type = "text/plain", body = String),
+        (status = 404, description = "Another user's app", content_type = "text/plain", body = String),
+        (status = 409, description = "The app deploys from its repo_url", content_type = "text/plain", body = String),
+        (status = 422, description = "A name no app may have", content_type = "text/plain", body = String)))]
+pub(crate) async fn receive_pack(
     State(state): State<AppState>,
     UrlPath(repo): UrlPath<String>,
     headers: HeaderMap,
