@@ -203,6 +203,36 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     );
     assert!(!refs.contains("refs/slipway"), "hidden refs leaked: {refs}");
 
+    // A redeploy through the REST API fetches the app's branch from the API too.
+    let redeploy = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps/{name}/deployments", served.url))
+        .bearer_auth(&served.token)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeploy.status().as_u16(), 201);
+    let again: Value = redeploy.json().await.unwrap();
+    let again_id = again["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let finished = loop {
+        let (_, d) = api_get(&served, &format!("/api/v1/deployments/{again_id}")).await;
+        if !matches!(
+            d["status"].as_str(),
+            Some("pending" | "cloning" | "building" | "releasing")
+        ) {
+            break d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {} after 120s",
+            d["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(finished["status"], "running", "{finished}");
+    assert_eq!(finished["commit_sha"], first.as_str());
+
     // Clone and fetch from the same URL.
     let clone = home.join("clone");
     git(home, home, &["clone", &url, clone.to_str().unwrap()])
@@ -220,7 +250,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .ok()
         .says("remote: Stored branch feature (not deployed: ")
         .says("deploys branch main)");
-    assert_eq!(deployments(&served, &name).await.len(), 1);
+    assert_eq!(deployments(&served, &name).await.len(), 2);
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/feature"), Some(feature));
 
@@ -245,7 +275,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .says("push with -o slipway.force");
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/main"), Some(first.clone()));
-    assert_eq!(deployments(&served, &name).await.len(), 1);
+    assert_eq!(deployments(&served, &name).await.len(), 2);
     // ...and deployed with it.
     git(
         home,

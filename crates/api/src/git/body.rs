@@ -101,3 +101,47 @@ impl Incoming {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(body: Body, headers: &HeaderMap) -> (Vec<Pkt>, Vec<u8>) {
+        let mut incoming = Incoming::new(body, headers).unwrap();
+        let mut packets = Vec::new();
+        while let Some(packet) = incoming.pkt().await.unwrap() {
+            let flush = packet == Pkt::Flush;
+            packets.push(packet);
+            if flush {
+                break;
+            }
+        }
+        let mut rest = Vec::new();
+        while let Some(chunk) = incoming.chunk().await.unwrap() {
+            rest.extend_from_slice(&chunk);
+        }
+        (packets, rest)
+    }
+
+    #[tokio::test]
+    async fn a_gzip_encoded_body_reads_as_the_plain_one() {
+        let mut plain = pkt::line(b"want 0123\n");
+        plain.extend_from_slice(pkt::FLUSH);
+        plain.extend_from_slice(b"PACK and the rest");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&plain).unwrap();
+        let gzipped = encoder.finish().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("content-encoding", "gzip".parse().unwrap());
+        let from_gzip = read_all(Body::from(gzipped), &headers).await;
+        let from_plain = read_all(Body::from(plain), &HeaderMap::new()).await;
+        assert_eq!(from_gzip, from_plain);
+        assert_eq!(
+            from_plain.0,
+            [Pkt::Data(b"want 0123\n".to_vec()), Pkt::Flush]
+        );
+        assert_eq!(from_plain.1, b"PACK and the rest");
+        headers.insert("content-encoding", "br".parse().unwrap());
+        assert!(Incoming::new(Body::empty(), &headers).is_err());
+    }
+}
