@@ -10,9 +10,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use slipway_harness::{Served, app_name, config, serve, start_worker};
+use slipway_harness::{RunningWorker, Served, app_name, config, serve, start_worker};
 use slipway_store::PgPool;
-use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
+use slipway_testkit::{Run, TestRepo, web_app_files, web_app_files_with_dockerfile};
 
 /// `git` as found on PATH, as a user's shell would find it.
 fn git_binary() -> PathBuf {
@@ -21,42 +21,6 @@ fn git_binary() -> PathBuf {
         .map(|dir| dir.join("git"))
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("git is not on PATH: the push tests need the git CLI"))
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "{self}");
-        self
-    }
-
-    fn failed(self) -> Self {
-        assert_ne!(self.code, 0, "{self}");
-        self
-    }
-
-    fn says(&self, needle: &str) -> &Self {
-        assert!(
-            self.stderr.contains(needle) || self.stdout.contains(needle),
-            "no {needle:?} in:\n{self}"
-        );
-        self
-    }
 }
 
 /// Runs git in `dir` with no user or system configuration and no prompt: a missing or
@@ -81,11 +45,7 @@ async fn git(home: &Path, dir: &Path, args: &[&str]) -> Run {
     .await
     .unwrap_or_else(|_| panic!("git {args:?} ran for 240s"))
     .unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(&output);
     println!("$ git {}\n{run}", args.join(" "));
     run
 }
@@ -127,6 +87,53 @@ async fn served_page(served: &Served, deployment: &str) -> String {
     slipway_testkit::http_get(&url).await.unwrap()
 }
 
+/// The API on a port with its own repository directory, and a worker that fetches
+/// pushed commits from it over HTTP (its work directory is its own, as on another host).
+struct Slipway {
+    served: Served,
+    config: slipway_core::Config,
+    worker: RunningWorker,
+    repos: tempfile::TempDir,
+    home: tempfile::TempDir,
+}
+
+impl Slipway {
+    async fn start(pool: &PgPool, worker: &str) -> Self {
+        let repos = tempfile::tempdir().unwrap();
+        let mut config = config();
+        config.repo_dir = repos.path().to_path_buf();
+        let served = serve(pool.clone(), config.clone()).await;
+        config.api_internal_url = served.url.clone();
+        let worker = start_worker(pool.clone(), &config, worker).await;
+        Self {
+            served,
+            config,
+            worker,
+            repos,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Deletes the app (its pushed repository goes at once, the only one the test
+    /// made) and waits for the worker to remove its containers.
+    async fn delete_app(self, name: &str) {
+        let deleted = reqwest::Client::new()
+            .delete(format!("{}/api/v1/apps/{name}", self.served.url))
+            .bearer_auth(&self.served.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status().as_u16(), 204);
+        let left: Vec<String> = std::fs::read_dir(self.repos.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".git") && n != ".empty.git")
+            .collect();
+        assert!(left.is_empty(), "repositories left after delete: {left:?}");
+        self.worker.shut_down(name, &self.config).await;
+    }
+}
+
 /// The refs the API's repository shows a client.
 async fn remote_refs(home: &Path, url: &str) -> String {
     git(home, home, &["ls-remote", url]).await.ok().stdout
@@ -145,16 +152,10 @@ fn sha_of(refs: &str, name: &str) -> Option<String> {
 /// tokens.
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
-    let repos = tempfile::tempdir().unwrap();
-    let mut config = config();
-    config.repo_dir = repos.path().to_path_buf();
-    let served = serve(pool.clone(), config.clone()).await;
-    config.api_internal_url = served.url.clone();
-    let worker = start_worker(pool.clone(), &config, "push-test").await;
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
+    let slipway = Slipway::start(&pool, "push-test").await;
+    let (served, home) = (&slipway.served, slipway.home.path());
     let name = app_name();
-    let url = remote(&served, &served.token, &name);
+    let url = remote(served, &served.token, &name);
     let repo = TestRepo::with_files(web_app_files("hello from a push"));
     let first = repo.head();
 
@@ -181,17 +182,17 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         "{pushed}"
     );
 
-    let (status, app) = api_get(&served, &format!("/api/v1/apps/{name}")).await;
+    let (status, app) = api_get(served, &format!("/api/v1/apps/{name}")).await;
     assert_eq!(status, 200);
     assert_eq!(app["repo_url"], Value::Null, "{app}");
     assert_eq!(app["branch"], "main");
-    let list = deployments(&served, &name).await;
+    let list = deployments(served, &name).await;
     assert_eq!(list.len(), 1, "{list:?}");
     assert_eq!(list[0]["status"], "running");
     assert_eq!(list[0]["commit_sha"], first.as_str());
     let deployed = list[0]["id"].as_str().unwrap().to_owned();
     assert!(
-        served_page(&served, &deployed)
+        served_page(served, &deployed)
             .await
             .contains("hello from a push")
     );
@@ -216,7 +217,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     let again_id = again["id"].as_str().unwrap().to_owned();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     let finished = loop {
-        let (_, d) = api_get(&served, &format!("/api/v1/deployments/{again_id}")).await;
+        let (_, d) = api_get(served, &format!("/api/v1/deployments/{again_id}")).await;
         if !matches!(
             d["status"].as_str(),
             Some("pending" | "cloning" | "building" | "releasing")
@@ -250,7 +251,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .ok()
         .says("remote: Stored branch feature (not deployed: ")
         .says("deploys branch main)");
-    assert_eq!(deployments(&served, &name).await.len(), 2);
+    assert_eq!(deployments(served, &name).await.len(), 2);
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/feature"), Some(feature));
 
@@ -275,7 +276,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
         .says("push with -o slipway.force");
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/main"), Some(first.clone()));
-    assert_eq!(deployments(&served, &name).await.len(), 2);
+    assert_eq!(deployments(served, &name).await.len(), 2);
     // ...and deployed with it.
     git(
         home,
@@ -315,7 +316,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     )
     .await
     .ok();
-    let queued = deployments(&served, &name).await;
+    let queued = deployments(served, &name).await;
     let newest = queued[0]["id"].as_str().unwrap().to_owned();
     assert_eq!(queued[0]["ref"], third_rebased.as_str());
     detached
@@ -365,7 +366,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     git(
         home,
         repo.path(),
-        &["push", &remote(&served, "not-a-token", &name), "main"],
+        &["push", &remote(served, "not-a-token", &name), "main"],
     )
     .await
     .failed()
@@ -373,7 +374,7 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     .says("Authentication failed");
     // Someone else's app is not found, to push or to clone.
     let (_, stranger) = slipway_testkit::user_with_token(&pool, false).await;
-    let theirs = remote(&served, &stranger, &name);
+    let theirs = remote(served, &stranger, &name);
     git(home, repo.path(), &["push", &theirs, "main"])
         .await
         .failed()
@@ -386,44 +387,26 @@ async fn a_push_creates_deploys_and_guards_an_app(pool: PgPool) {
     git(
         home,
         repo.path(),
-        &[
-            "push",
-            &remote(&served, &served.token, "Not_An_App"),
-            "main",
-        ],
+        &["push", &remote(served, &served.token, "Not_An_App"), "main"],
     )
     .await
     .failed()
     .says("a new app cannot have that name");
 
     // Deleting the app removes its repository.
-    let app_id = app["id"].as_str().unwrap().to_owned();
-    assert!(repos.path().join(format!("{app_id}.git")).exists());
-    let deleted = reqwest::Client::new()
-        .delete(format!("{}/api/v1/apps/{name}", served.url))
-        .bearer_auth(&served.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
-    assert!(!repos.path().join(format!("{app_id}.git")).exists());
-    worker.shut_down(&name, &config).await;
+    let app_id = app["id"].as_str().unwrap();
+    assert!(slipway.repos.path().join(format!("{app_id}.git")).exists());
+    slipway.delete_app(&name).await;
 }
 
 /// A deployment that fails makes the push fail, with the phase and the reason, and the
 /// branch does not move.
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn a_failing_deployment_fails_the_push_and_leaves_the_branch(pool: PgPool) {
-    let repos = tempfile::tempdir().unwrap();
-    let mut config = config();
-    config.repo_dir = repos.path().to_path_buf();
-    let served = serve(pool.clone(), config.clone()).await;
-    config.api_internal_url = served.url.clone();
-    let worker = start_worker(pool.clone(), &config, "push-fail-test").await;
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
+    let slipway = Slipway::start(&pool, "push-fail-test").await;
+    let (served, home) = (&slipway.served, slipway.home.path());
     let name = app_name();
-    let url = remote(&served, &served.token, &name);
+    let url = remote(served, &served.token, &name);
     let dockerfile = "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"echo tests are red; exit 3\"]\n";
     let repo = TestRepo::with_files(web_app_files_with_dockerfile("never served", dockerfile));
 
@@ -439,18 +422,11 @@ async fn a_failing_deployment_fails_the_push_and_leaves_the_branch(pool: PgPool)
         .says("failed to push some refs");
     let refs = remote_refs(home, &url).await;
     assert_eq!(sha_of(&refs, "refs/heads/main"), None, "{refs}");
-    let list = deployments(&served, &name).await;
+    let list = deployments(served, &name).await;
     assert_eq!(list[0]["status"], "failed");
     assert_eq!(list[0]["phase"], "build");
 
-    let deleted = reqwest::Client::new()
-        .delete(format!("{}/api/v1/apps/{name}", served.url))
-        .bearer_auth(&served.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(deleted.status().as_u16(), 204);
-    worker.shut_down(&name, &config).await;
+    slipway.delete_app(&name).await;
 }
 
 /// A push larger than SLIPWAY_MAX_REPO_SIZE is refused before anything is stored or

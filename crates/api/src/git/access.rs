@@ -175,3 +175,35 @@ pub async fn target(state: &AppState, who: &Who, repo: &str) -> Result<Target, G
         Err(e) => Err(GitError::store(e)),
     }
 }
+
+impl Target {
+    /// The app a clone or fetch reads: one that exists and takes pushes.
+    pub fn fetchable(self) -> Result<AppRow, GitError> {
+        match self {
+            Target::App(app) if app.repo_url.is_some() => Err(super::not_a_push_app(&app)),
+            Target::App(app) => Ok(app),
+            Target::New(_) => Err(GitError::not_found()),
+        }
+    }
+
+    /// What a push writes to: a push app, or (`Err`) the name of the app it creates.
+    pub fn pushable(self) -> Result<Result<AppRow, AppName>, GitError> {
+        match self {
+            Target::App(app) if app.repo_url.is_some() => Err(super::not_a_push_app(&app)),
+            Target::App(app) => Ok(Ok(app)),
+            Target::New(Ok(name)) => Ok(Err(name)),
+            Target::New(Err(why)) => Err(GitError::new(StatusCode::UNPROCESSABLE_ENTITY, why)),
+        }
+    }
+}
+
+/// Only users push; the internal token is for workers' fetches.
+pub fn pusher(who: Who) -> Result<Caller, GitError> {
+    match who {
+        Who::User(caller) => Ok(caller),
+        Who::Worker => Err(GitError::new(
+            StatusCode::FORBIDDEN,
+            "the internal token may fetch, not push",
+        )),
+    }
+}

@@ -32,19 +32,22 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
     let mut after = 0i64;
     let mut phase_began: Option<(DeploymentStatus, DateTime<Utc>)> = None;
     let mut finished_at: Option<tokio::time::Instant> = None;
+    // Phase lines wait for the log lines written before them (see `Held`).
+    let mut held = Held::default();
     loop {
         // The status before the lines, as the SSE follower does: a line written just
         // before the final status is then never missed.
         let row = deployments::get(pool, id).await;
-        let mut said: Vec<(DateTime<Utc>, String)> = Vec::new();
         if let Ok(all) = events::of_deployment(pool, id).await {
             for event in all.iter().skip(seen_events) {
                 if let Some(line) = phase_line(&mut phase_began, event) {
-                    said.push((event.at, line));
+                    held.events
+                        .push((event.at, line, tokio::time::Instant::now()));
                 }
             }
             seen_events = all.len();
         }
+        let mut said: Vec<(DateTime<Utc>, String)> = Vec::new();
         loop {
             match logs::page(pool, id, after, PAGE).await {
                 Ok(lines) if !lines.is_empty() => {
@@ -54,6 +57,8 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
                 _ => break,
             }
         }
+        let finished = row.as_ref().is_ok_and(|d| !d.status.is_unfinished());
+        said.extend(held.release(&said, finished));
         said.sort_by_key(|(at, _)| *at);
         for (_, line) in said {
             out.say(line).await;
@@ -94,6 +99,39 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
             }
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Status changes are committed at once, while the worker's log lines reach the
+/// database in batches a moment later: a phase line is held until a log line from after
+/// it has been read (so the build's output is not shown under the next phase), for at
+/// most [`HOLD`], or until the deployment has finished.
+#[derive(Default)]
+struct Held {
+    events: Vec<(DateTime<Utc>, String, tokio::time::Instant)>,
+    latest_line: Option<DateTime<Utc>>,
+}
+
+/// Far over the worker's log flush interval (50 ms), and short enough to go unnoticed.
+const HOLD: Duration = Duration::from_secs(1);
+
+impl Held {
+    fn release(
+        &mut self,
+        lines: &[(DateTime<Utc>, String)],
+        finished: bool,
+    ) -> Vec<(DateTime<Utc>, String)> {
+        if let Some(newest) = lines.iter().map(|(at, _)| *at).max() {
+            self.latest_line = Some(self.latest_line.map_or(newest, |l| l.max(newest)));
+        }
+        let latest = self.latest_line;
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events)
+            .into_iter()
+            .partition(|(at, _, seen)| {
+                finished || latest.is_some_and(|l| l > *at) || seen.elapsed() >= HOLD
+            });
+        self.events = waiting;
+        ready.into_iter().map(|(at, line, _)| (at, line)).collect()
     }
 }
 

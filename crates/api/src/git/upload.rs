@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use super::access::{self, GitError, Target, Who};
+use super::access::{self, GitError, Who};
 use super::body::Incoming;
 use super::pkt::{self, Pkt};
 use super::storage::{self, Storage};
@@ -74,13 +74,7 @@ pub(crate) async fn info_refs(
     let protocol = git_protocol(&headers);
     let advertisement = match service {
         Service::Upload => {
-            let app = match target {
-                Target::App(app) => app,
-                Target::New(_) => return Err(GitError::not_found()),
-            };
-            if app.repo_url.is_some() {
-                return Err(super::not_a_push_app(&app));
-            }
+            let app = target.fetchable()?;
             let path = storage
                 .ensure(
                     app.id,
@@ -91,17 +85,9 @@ pub(crate) async fn info_refs(
             advertise(&path, service, upload_config(&who), protocol.as_deref()).await?
         }
         Service::Receive => {
-            let Who::User(_) = who else {
-                return Err(GitError::new(
-                    StatusCode::FORBIDDEN,
-                    "the internal token may fetch, not push",
-                ));
-            };
-            let path = match target {
-                Target::App(app) if app.repo_url.is_some() => {
-                    return Err(super::not_a_push_app(&app));
-                }
-                Target::App(app) => {
+            access::pusher(who)?;
+            let path = match target.pushable()? {
+                Ok(app) => {
                     storage
                         .ensure(
                             app.id,
@@ -109,10 +95,7 @@ pub(crate) async fn info_refs(
                         )
                         .await
                 }
-                Target::New(Ok(_)) => storage.empty().await,
-                Target::New(Err(why)) => {
-                    return Err(GitError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
-                }
+                Err(_new_app) => storage.empty().await,
             }
             .map_err(super::storage_error)?;
             let config = [
@@ -249,11 +232,7 @@ pub(crate) async fn upload_pack(
     body: Body,
 ) -> Result<Response, GitError> {
     let who = access::who(&state, &headers).await?;
-    let app = match access::target(&state, &who, &repo).await? {
-        Target::App(app) if app.repo_url.is_some() => return Err(super::not_a_push_app(&app)),
-        Target::App(app) => app,
-        Target::New(_) => return Err(GitError::not_found()),
-    };
+    let app = access::target(&state, &who, &repo).await?.fetchable()?;
     let mut incoming = Incoming::new(body, &headers)
         .map_err(|e| GitError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e))?;
     let path = Storage::new(&state.config.repo_dir)

@@ -30,7 +30,7 @@ use slipway_store::users::Caller;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::access::{self, GitError, Target, Who};
+use super::access::{self, GitError};
 use super::body::Incoming;
 use super::commands::{Command, Options, Request, read_request};
 use super::out::{Out, Statuses};
@@ -56,20 +56,8 @@ pub(crate) async fn receive_pack(
     body: Body,
 ) -> Result<Response, GitError> {
     let who = access::who(&state, &headers).await?;
-    let Who::User(caller) = who else {
-        return Err(GitError::new(
-            StatusCode::FORBIDDEN,
-            "the internal token may fetch, not push",
-        ));
-    };
-    let target = match access::target(&state, &Who::User(caller.clone()), &repo).await? {
-        Target::App(app) if app.repo_url.is_some() => return Err(super::not_a_push_app(&app)),
-        Target::App(app) => Ok(app),
-        Target::New(Ok(name)) => Err(name),
-        Target::New(Err(why)) => {
-            return Err(GitError::new(StatusCode::UNPROCESSABLE_ENTITY, why));
-        }
-    };
+    let target = access::target(&state, &who, &repo).await?.pushable()?;
+    let caller = access::pusher(who)?;
     let incoming = Incoming::new(body, &headers)
         .map_err(|e| GitError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, e))?;
     let (tx, rx) = mpsc::channel::<Bytes>(64);
