@@ -70,7 +70,12 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
                         status: d.status,
                         phase: d.failed_phase.map(|p| p.to_string()),
                         reason: d.reason.clone(),
-                        took: started.elapsed(),
+                        // Queued to finished, as the deployment's own record has it (not
+                        // counting this follower's polling and grace period).
+                        took: d
+                            .finished_at
+                            .and_then(|end| (end - d.created_at).to_std().ok())
+                            .unwrap_or_else(|| started.elapsed()),
                     };
                 }
                 Some(_) => {}
