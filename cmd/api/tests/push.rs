@@ -460,4 +460,23 @@ async fn a_push_over_the_size_limit_is_refused(pool: PgPool) {
         .says(&format!("App {name} removed again"));
     let (status, _) = api_get(&served, &format!("/api/v1/apps/{name}")).await;
     assert_eq!(status, 404);
+
+    // An app that deploys from its own repository takes no pushes, and says where to push.
+    let remote_app = app_name();
+    let created = reqwest::Client::new()
+        .post(format!("{}/api/v1/apps", served.url))
+        .bearer_auth(&served.token)
+        .json(&serde_json::json!({"name": remote_app, "repo_url": "https://example.com/a/b.git"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    git(
+        home,
+        repo.path(),
+        &["push", &remote(&served, &served.token, &remote_app), "main"],
+    )
+    .await
+    .failed()
+    .says("deploys from https://example.com/a/b.git, not from pushes to Slipway");
 }
