@@ -11,10 +11,12 @@ RUN cargo build --release --locked -p slipway-api-bin -p slipway-worker-bin \
 
 FROM debian:bookworm-slim
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+ && apt-get install -y --no-install-recommends ca-certificates libssl3 git \
  && rm -rf /var/lib/apt/lists/* \
- && mkdir -p /var/lib/slipway/work
+ && mkdir -p /var/lib/slipway/work /var/lib/slipway/repos
 COPY --from=build /usr/local/bin/slipway-api /usr/local/bin/slipway-worker /usr/local/bin/
+# git: the API serves pushes, clones and fetches at /git/<app>.git with git's own
+# upload-pack and receive-pack.
 # Both processes talk to the Docker socket (the worker to build and run, the API for
 # /ready), which needs root or the host's docker group; compose runs them as root.
 ENV PORT=8080

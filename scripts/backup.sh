@@ -19,6 +19,9 @@
 # pg_dump ...`, or docker-compose), as the database and user DATABASE_URL names, else
 # the service's own POSTGRES_DB and POSTGRES_USER.
 #
+# Repositories pushed to Slipway (`git push`) live in SLIPWAY_REPO_DIR on the API host,
+# not in the database: archive them alongside (README, "Backups", has the commands).
+#
 # Restore with scripts/restore.sh FILE. Nightly, keeping two weeks (crontab -e):
 #   30 3 * * * cd /srv/slipway && scripts/backup.sh backups >/dev/null && find backups -name 'slipway-*.dump' -mtime +14 -delete
 

@@ -53,7 +53,7 @@ struct Written {
 fn new_app(name: &str, branch: Option<&str>, port: Option<u16>) -> NewApp {
     NewApp {
         name: name.into(),
-        repo_url: format!("https://git.example.com/dora/{name}.git"),
+        repo_url: Some(format!("https://git.example.com/dora/{name}.git")),
         branch: branch.map(Into::into),
         dockerfile: "docker/Dockerfile".into(),
         port,

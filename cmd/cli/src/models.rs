@@ -9,7 +9,8 @@ use serde::Deserialize;
 #[derive(Deserialize, Debug)]
 pub struct App {
     pub name: String,
-    pub repo_url: String,
+    /// `None`: a push app, whose code is pushed to Slipway with git.
+    pub repo_url: Option<String>,
     pub branch: Option<String>,
     pub dockerfile: Option<String>,
     pub port: Option<i64>,

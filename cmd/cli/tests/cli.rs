@@ -11,34 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use slipway_harness::{Served, app_name, config, serve, start_worker};
 use slipway_store::PgPool;
-use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_dockerfile};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self}"))
-    }
-
-    fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "{self}");
-        self
-    }
-}
+use slipway_testkit::{Run, TestRepo, web_app_files, web_app_files_with_dockerfile};
 
 /// Runs the built binary with its config dir inside `home`, stdin closed (not a TTY),
 /// and `SLIPWAY_URL` set when `url` is given. Async, so the in-process server keeps serving.
@@ -59,11 +32,7 @@ async fn slipway(url: Option<&str>, home: &Path, args: &[&str]) -> Run {
         .await
         .unwrap_or_else(|_| panic!("slipway {args:?} ran for 240s"))
         .unwrap();
-    let run = Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    };
+    let run = Run::from_output(&output);
     // Captured by the test harness; shown when a test fails, as a transcript.
     println!("$ slipway {}\n{run}", args.join(" "));
     run

@@ -117,7 +117,7 @@ async fn create(pool: &PgPool, repo_url: String) -> (String, Uuid) {
     let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
     let new = NewApp {
         name: name.clone(),
-        repo_url,
+        repo_url: Some(repo_url),
         branch: None,
         dockerfile: "Dockerfile".into(),
         port: None,

@@ -7,6 +7,7 @@ pub mod callbacks;
 mod dashboard;
 mod error;
 mod extract;
+mod git;
 mod hooks;
 mod idempotency;
 mod limits;

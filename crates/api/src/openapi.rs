@@ -21,7 +21,8 @@ use crate::views::{AppView, DeploymentView};
         (name = "users", description = "Users and API tokens"),
         (name = "live", description = "Live events and commands over a WebSocket"),
         (name = "webhooks", description = "Signed forge webhooks in, signed callbacks out"),
-        (name = "dashboard", description = "The web dashboard's pages (HTML)")
+        (name = "dashboard", description = "The web dashboard's pages (HTML)"),
+        (name = "git", description = "git's smart HTTP protocol: clone, fetch and push to deploy (errors in text/plain, which git shows its user)")
     ),
     modifiers(&BearerToken),
     security(("token" = []))
@@ -44,6 +45,17 @@ impl utoipa::Modify for BearerToken {
                     .description(Some(
                         "An API token (`slw_…`), from `POST /api/v1/tokens`, an admin's \
                          `POST /api/v1/users`, `slipway-api create-admin` or SLIPWAY_ADMIN_TOKEN",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "git",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "What git sends: any user name, an API token as the password",
                     ))
                     .build(),
             ),

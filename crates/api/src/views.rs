@@ -15,7 +15,8 @@ use uuid::Uuid;
 pub struct AppView {
     pub id: Uuid,
     pub name: String,
-    pub repo_url: String,
+    /// `null` for a push app: its code is pushed to `/git/<name>.git`.
+    pub repo_url: Option<String>,
     /// None: the repository's default branch.
     pub branch: Option<String>,
     pub dockerfile: String,
@@ -40,7 +41,10 @@ impl AppView {
             id: app.id,
             name: app.name,
             // Credentials in the URL are for git, not for every API reader.
-            repo_url: slipway_core::validate::redact(&app.repo_url, &app.repo_url),
+            repo_url: app
+                .repo_url
+                .as_deref()
+                .map(|url| slipway_core::validate::redact(url, url)),
             branch: app.branch,
             dockerfile: app.dockerfile,
             port: app.port,

@@ -42,6 +42,27 @@ fn assert_error(got: &Reply, status: StatusCode, field: Option<&str>) {
     assert_eq!(error["field"].as_str(), field, "{}", got.text);
 }
 
+/// Without `repo_url`, a push app: no deployment until code is pushed, on branch main
+/// unless told otherwise.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn an_app_without_a_repository_waits_for_a_push(pool: PgPool) {
+    let api = app(pool, config(false)).await;
+    let created = api.post("/api/v1/apps", json!({"name": "pushed"})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.json["repo_url"], Value::Null);
+    assert_eq!(created.json["branch"], "main");
+    assert!(created.json.get("deployment").is_none(), "{}", created.text);
+    let listed = api.get("/api/v1/apps/pushed/deployments").await;
+    assert_eq!(listed.json["deployments"], json!([]));
+    let other = api
+        .post(
+            "/api/v1/apps",
+            json!({"name": "pushed-too", "branch": "trunk"}),
+        )
+        .await;
+    assert_eq!(other.json["branch"], "trunk", "{}", other.text);
+}
+
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
     let api = app(pool, config(false)).await;
@@ -62,7 +83,7 @@ async fn invalid_input_is_a_422_naming_the_field(pool: PgPool) {
             ),
             "name",
         ),
-        (r#"{"name":"ok"}"#, "repo_url"),
+        (r#"{"name":"ok","repo_url":""}"#, "repo_url"),
         (
             r#"{"name":"ok","repo_url":"ftp://example.com/a.git"}"#,
             "repo_url",

@@ -76,6 +76,9 @@ async fn every_documented_operation_reaches_a_handler(pool: PgPool) {
         ("GET", "/api/v1/users"),
         ("POST", "/api/v1/users"),
         ("GET", "/api/v1/ws"),
+        ("GET", "/git/{repo}/info/refs"),
+        ("POST", "/git/{repo}/git-upload-pack"),
+        ("POST", "/git/{repo}/git-receive-pack"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -149,9 +152,16 @@ fn every_reference_resolves_and_every_operation_documents_success_and_errors() {
             );
             for (code, response) in responses {
                 let page = response["content"].get("text/html").is_some();
+                let failure = code.starts_with('4') || code.starts_with('5');
                 if page {
                     // The dashboard's pages fail as pages, readable in a browser.
                     assert_eq!(op["tags"][0], "dashboard", "{method} {path} {code}");
+                } else if failure && op["tags"][0] == "git" {
+                    // git shows a text/plain error body to its user; JSON it would not.
+                    assert!(
+                        response["content"].get("text/plain").is_some(),
+                        "{method} {path} {code}"
+                    );
                 } else if code.starts_with('4') || code.starts_with('5') && path != "/ready" {
                     let schema = &response["content"]["application/json"]["schema"]["$ref"];
                     assert_eq!(

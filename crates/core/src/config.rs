@@ -167,6 +167,11 @@ pub struct Config {
     /// The wait before a failed callback's first retry, doubled at each further one
     /// (SLIPWAY_CALLBACK_RETRY_BASE); retries stop an hour after the event.
     pub callback_retry_base: Duration,
+    /// Where the API keeps the repositories pushed to it (SLIPWAY_REPO_DIR).
+    pub repo_dir: PathBuf,
+    /// Where a worker reaches the API to fetch a push app's commits
+    /// (SLIPWAY_API_INTERNAL_URL), with the internal token.
+    pub api_internal_url: String,
 }
 
 /// SLIPWAY_BUILDER: which of Docker's builders builds images.
@@ -248,6 +253,14 @@ impl Config {
             worker_url: env.optional("SLIPWAY_WORKER_URL", parse_worker_url)?,
             callback_retry_base: env
                 .duration("SLIPWAY_CALLBACK_RETRY_BASE", Duration::from_secs(10))?,
+            repo_dir: env
+                .string("SLIPWAY_REPO_DIR", "/var/lib/slipway/repos")
+                .into(),
+            api_internal_url: env.parse(
+                "SLIPWAY_API_INTERNAL_URL",
+                "http://127.0.0.1:8080".to_owned(),
+                |raw| http_url(raw, "http://api:8080"),
+            )?,
             log_json: env.parse("SLIPWAY_LOG_FORMAT", false, |raw| match raw {
                 "pretty" => Ok(false),
                 "json" => Ok(true),
@@ -266,6 +279,8 @@ impl Config {
         Self {
             database_url: Secret(database_url.to_owned()),
             port: 0,
+            // Repositories are named by app id, so tests sharing a directory never collide.
+            repo_dir: work_dir.join("slipway-repos"),
             work_dir,
             network: network.to_owned(),
             poll_interval: Duration::from_millis(200),
@@ -308,8 +323,12 @@ fn app_subnets(env: &Env<'_>) -> Result<crate::subnets::AppSubnets, ConfigError>
     })
 }
 
-/// An http(s) URL without a trailing slash, so that paths can be appended.
 fn parse_worker_url(raw: &str) -> Result<String, String> {
+    http_url(raw, "http://worker-1.internal:9091")
+}
+
+/// An http(s) URL without a trailing slash, so that paths can be appended.
+fn http_url(raw: &str, example: &str) -> Result<String, String> {
     let raw = raw.trim();
     let rest = raw
         .strip_prefix("http://")
@@ -318,9 +337,9 @@ fn parse_worker_url(raw: &str) -> Result<String, String> {
         Some(rest) if !rest.is_empty() && !rest.chars().any(char::is_whitespace) => {
             Ok(raw.trim_end_matches('/').to_owned())
         }
-        _ => Err(
-            "expected an http:// or https:// URL, like http://worker-1.internal:9091".to_owned(),
-        ),
+        _ => Err(format!(
+            "expected an http:// or https:// URL, like {example}"
+        )),
     }
 }
 
@@ -449,6 +468,8 @@ mod tests {
         assert_eq!(c.worker_metrics_port, Some(9091));
         assert_eq!(format!("{:?}", c.database_url), "***");
         assert_eq!(c.url_for("hello"), "http://hello.localhost");
+        assert_eq!(c.repo_dir, PathBuf::from("/var/lib/slipway/repos"));
+        assert_eq!(c.api_internal_url, "http://127.0.0.1:8080");
     }
 
     #[test]
@@ -491,6 +512,7 @@ mod tests {
             ("SLIPWAY_WORKER_METRICS_PORT", "0"),
             ("SLIPWAY_INTERNAL_TOKEN", "short"),
             ("SLIPWAY_WORKER_URL", "worker:9091"),
+            ("SLIPWAY_API_INTERNAL_URL", "api:8080"),
         ] {
             let err = parse(&[("DATABASE_URL", "postgres://x"), (name, value)]).unwrap_err();
             assert!(err.to_string().starts_with(name), "{err}");

@@ -17,12 +17,20 @@ use crate::fetched::Fetched;
 const TARGET: &str = "refs/slipway/target";
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
+/// A user name and password for an http(s) remote that asks for them (Basic
+/// authentication): a worker fetching a push app's commits from the API.
+pub struct Login {
+    pub user: String,
+    pub password: String,
+}
+
 /// Fetches `git_ref` (a branch, tag or commit sha; `None` for the remote's default
-/// branch) from `url` into `dest`, shallowly where the transport allows it.
-/// `max_bytes`: the most the remote may send; past it the fetch stops with
-/// [`SourceError::TooLarge`].
+/// branch) from `url` into `dest`, shallowly where the transport allows it, offering
+/// `login` if the remote asks for credentials. `max_bytes`: the most the remote may
+/// send; past it the fetch stops with [`SourceError::TooLarge`].
 pub fn fetch(
     url: &str,
+    login: Option<&Login>,
     git_ref: Option<&str>,
     dest: &Path,
     max_bytes: u64,
@@ -37,6 +45,7 @@ pub fn fetch(
         git_ref.unwrap_or("default branch")
     ));
     let mut session = Session::new(&repo, url, cancel, log, max_bytes, 0);
+    session.login = login;
     let found = match git_ref {
         None => session.fetch_into_target("HEAD")?,
         Some(r) => session.fetch_named(r)?,
@@ -105,6 +114,7 @@ struct Session<'a> {
     too_large: Cell<bool>,
     /// What the size limit is said to be about.
     what: &'static str,
+    login: Option<&'a Login>,
 }
 
 impl<'a> Session<'a> {
@@ -126,6 +136,7 @@ impl<'a> Session<'a> {
             received: Cell::new(spent),
             too_large: Cell::new(false),
             what: "the repository",
+            login: None,
         }
     }
 
@@ -238,6 +249,7 @@ impl<'a> Session<'a> {
         let mut callbacks = RemoteCallbacks::new();
         let mut last_report = Instant::now();
         let asked = Cell::new(0u32);
+        let login = self.login;
         callbacks.credentials(move |_url, username, allowed| {
             asked.set(asked.get() + 1);
             if asked.get() > 1 {
@@ -247,6 +259,11 @@ impl<'a> Session<'a> {
             }
             if allowed.contains(CredentialType::SSH_KEY) {
                 return Cred::ssh_key_from_agent(username.unwrap_or("git"));
+            }
+            if let Some(login) = login
+                && allowed.contains(CredentialType::USER_PASS_PLAINTEXT)
+            {
+                return Cred::userpass_plaintext(&login.user, &login.password);
             }
             Err(git2::Error::new(
                 git2::ErrorCode::Auth,

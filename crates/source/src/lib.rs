@@ -17,7 +17,7 @@ mod submodules;
 pub use context::{ContextSummary, write_context};
 pub use dockerignore::DockerIgnore;
 pub use error::SourceError;
-pub use fetch::fetch;
+pub use fetch::{Login, fetch};
 pub use fetched::{Fetched, Submodule};
 pub use read::{ReadError, read_file};
 pub use remote::check_resolved;

@@ -23,7 +23,7 @@ fn fetch_ref(repo: &TestRepo, git_ref: Option<&str>) -> Fetch {
 fn fetch_url(url: &str, git_ref: Option<&str>, cancel: &AtomicBool) -> Fetch {
     let dir = tempfile::tempdir().unwrap();
     let mut log = Vec::new();
-    let fetched = fetch(url, git_ref, dir.path(), u64::MAX, cancel, &mut |l| {
+    let fetched = fetch(url, None, git_ref, dir.path(), u64::MAX, cancel, &mut |l| {
         log.push(l)
     });
     Fetch {
@@ -368,6 +368,7 @@ fn a_repository_over_the_size_limit_stops_the_fetch_naming_the_setting() {
     let err = fetch(
         &repo.url(),
         None,
+        None,
         dir.path(),
         64 * 1024,
         &AtomicBool::new(false),
@@ -383,6 +384,7 @@ fn a_repository_over_the_size_limit_stops_the_fetch_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let ok = fetch(
         &repo.url(),
+        None,
         None,
         dir.path(),
         1024 * 1024,

@@ -18,7 +18,8 @@ pub struct AppRow {
     pub id: Uuid,
     pub owner_id: Option<Uuid>,
     pub name: String,
-    pub repo_url: String,
+    /// `None` for a push app: its code is in Slipway's own repository storage.
+    pub repo_url: Option<String>,
     pub branch: Option<String>,
     pub dockerfile: String,
     pub port: Option<i32>,
@@ -33,7 +34,8 @@ pub struct AppRow {
 #[derive(Debug, Clone)]
 pub struct NewApp {
     pub name: String,
-    pub repo_url: String,
+    /// `None` for a push app (see [`create_push`]).
+    pub repo_url: Option<String>,
     pub branch: Option<String>,
     pub dockerfile: String,
     pub port: Option<u16>,
@@ -68,7 +70,24 @@ pub async fn create(
     app: &NewApp,
 ) -> Result<(AppRow, DeploymentRow), StoreError> {
     let mut tx = pool.begin().await?;
-    let row: AppRow = sqlx::query_as(concat!(
+    let row = insert(&mut *tx, owner, app).await?;
+    let deployment = deployments::insert(&mut tx, row.id, row.branch.as_deref()).await?;
+    tx.commit().await?;
+    Ok((row, deployment))
+}
+
+/// Creates a push app: nothing to deploy until code is pushed to it, so no deployment
+/// is queued.
+pub async fn create_push(pool: &PgPool, owner: Owner, app: &NewApp) -> Result<AppRow, StoreError> {
+    insert(pool, owner, app).await
+}
+
+async fn insert<'e>(
+    conn: impl sqlx::PgExecutor<'e>,
+    owner: Owner,
+    app: &NewApp,
+) -> Result<AppRow, StoreError> {
+    sqlx::query_as(concat!(
         "INSERT INTO apps (id, owner_id, name, repo_url, branch, dockerfile, port, spec_path,
                            callback_url)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ",
@@ -83,12 +102,9 @@ pub async fn create(
     .bind(app.port.map(i32::from))
     .bind(&app.spec_path)
     .bind(&app.callback_url)
-    .fetch_one(&mut *tx)
+    .fetch_one(conn)
     .await
-    .map_err(|e| StoreError::from_unique(e, "apps_name_live", "name"))?;
-    let deployment = deployments::insert(&mut tx, row.id, row.branch.as_deref()).await?;
-    tx.commit().await?;
-    Ok((row, deployment))
+    .map_err(|e| StoreError::from_unique(e, "apps_name_live", "name"))
 }
 
 /// A page of the live apps `owner` may see, newest first.

@@ -15,7 +15,7 @@ const LEASE: Duration = Duration::from_secs(30);
 fn new_app(name: &str) -> NewApp {
     NewApp {
         name: name.into(),
-        repo_url: "https://example.com/me/app.git".into(),
+        repo_url: Some("https://example.com/me/app.git".into()),
         branch: None,
         dockerfile: "Dockerfile".into(),
         port: None,

@@ -7,6 +7,7 @@ mod fixtures;
 mod git;
 mod net;
 mod pg;
+mod run;
 
 pub use api::{ApiClient, Reply};
 pub use auth::{as_admin, database_url_of, user_with_token, with_token};
@@ -17,3 +18,4 @@ pub use fixtures::{
 pub use git::{Files, TestRepo};
 pub use net::{docker, http_get};
 pub use pg::PrivatePostgres;
+pub use run::Run;

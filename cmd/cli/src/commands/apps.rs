@@ -58,7 +58,7 @@ pub async fn run(client: &Client, command: AppsCommand) -> Result<()> {
                     vec![
                         a.name,
                         or_dash(a.url.as_deref()),
-                        a.repo_url,
+                        repository(a.repo_url),
                         time(a.created_at),
                     ]
                 })
@@ -79,7 +79,7 @@ pub async fn run(client: &Client, command: AppsCommand) -> Result<()> {
             let rows = [
                 ("name", a.name),
                 ("url", or_dash(a.url.as_deref())),
-                ("repository", a.repo_url),
+                ("repository", repository(a.repo_url)),
                 ("branch", a.branch.unwrap_or_else(|| "(default)".into())),
                 ("dockerfile", or_dash(a.dockerfile.as_deref())),
                 (
@@ -132,4 +132,9 @@ fn confirm(name: &str) -> Result<()> {
         return Err(CliError::Usage("not confirmed; nothing was deleted".into()));
     }
     Ok(())
+}
+
+/// A push app has no repository URL: its code is pushed to Slipway.
+fn repository(url: Option<String>) -> String {
+    url.unwrap_or_else(|| "(git push)".to_owned())
 }

@@ -147,7 +147,10 @@ pub fn app(viewer: &Caller, app: &AppView, live: &Live) -> Markup {
                     a #url href=(app.url) { (app.url) }
                 }
                 p.muted {
-                    (app.repo_url)
+                    @match &app.repo_url {
+                        Some(url) => (url),
+                        None => "pushed with git",
+                    }
                     @if let Some(branch) = &app.branch { " · branch " (branch) }
                 }
                 div.actions {

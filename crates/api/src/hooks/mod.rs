@@ -316,7 +316,14 @@ async fn push_answer(
 
 /// A hook pasted into the wrong app must not deploy someone else's code.
 fn same_repository(app: &AppRow, repository: &Repository) -> Result<(), ApiError> {
-    let ours = normalise_repo_url(&app.repo_url);
+    let Some(repo_url) = app.repo_url.as_deref() else {
+        return Err(ApiError::invalid(
+            "repository",
+            "this app is deployed by git push to Slipway and follows no repository; \
+             push to it instead, or set the hook on an app created with a repo_url",
+        ));
+    };
+    let ours = normalise_repo_url(repo_url);
     if repository
         .urls
         .iter()
@@ -329,7 +336,7 @@ fn same_repository(app: &AppRow, repository: &Repository) -> Result<(), ApiError
         "repository",
         format!(
             "this delivery is for repository {theirs}, not this app's ({}): is the hook set on the right app?",
-            slipway_core::validate::redact(&app.repo_url, &app.repo_url)
+            slipway_core::validate::redact(repo_url, repo_url)
         ),
     ))
 }

@@ -25,10 +25,11 @@ pub struct CreateApp {
         pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
     )]
     name: Option<String>,
-    /// `https://`, `http://`, `ssh://` or `git@host:path`.
-    #[schema(required = true, nullable = false, min_length = 1, max_length = 2048)]
+    /// `https://`, `http://`, `ssh://` or `git@host:path`. Leave it out for a push app,
+    /// whose code is pushed with `git push` to `/git/<name>.git`.
+    #[schema(nullable = false, min_length = 1, max_length = 2048)]
     repo_url: Option<String>,
-    /// None: the repository's default branch.
+    /// None: the repository's default branch (`main` for a push app).
     branch: Option<String>,
     dockerfile: Option<String>,
     port: Option<i64>,
@@ -44,11 +45,23 @@ impl CreateApp {
             .ok_or_else(|| ApiError::invalid("name", "name is required"))?;
         let repo_url = self
             .repo_url
-            .ok_or_else(|| ApiError::invalid("repo_url", "repo_url is required"))?;
+            .map(|url| RepoUrl::parse(&url, allow_local))
+            .transpose()?
+            .map(|url| url.as_str().to_owned());
+        let mut branch = self
+            .branch
+            .map(|b| GitRef::parse("branch", &b))
+            .transpose()?
+            .map(|b| b.as_str().to_owned());
+        if repo_url.is_none() && branch.is_none() {
+            // A pushed repository has no default branch to follow until something is
+            // pushed: name the conventional one, so that a push to it deploys.
+            branch = Some(crate::git::DEFAULT_BRANCH.to_owned());
+        }
         Ok(NewApp {
             name: AppName::parse(&name)?.to_string(),
-            repo_url: RepoUrl::parse(&repo_url, allow_local)?.as_str().to_owned(),
-            branch: branch(self.branch)?,
+            repo_url,
+            branch,
             dockerfile: dockerfile(self.dockerfile)?,
             port: self.port.map(parse_port).transpose()?,
             spec_path: spec_path(self.spec_path)?,
@@ -141,9 +154,10 @@ impl PatchApp {
     }
 }
 
-/// Create an app and queue its first deployment.
+/// Create an app and queue its first deployment. Without `repo_url`, a push app: nothing
+/// is deployed until code is pushed to it with git.
 #[utoipa::path(post, path = "/api/v1/apps", tag = "apps", request_body = CreateApp, responses(
-    (status = 201, description = "Created; `deployment` is the first deployment", body = AppView),
+    (status = 201, description = "Created; `deployment` is the first deployment (absent for a push app)", body = AppView),
     (status = 400, description = "Malformed JSON", body = crate::error::Body),
         (status = 409, description = "Conflict", body = crate::error::Body),
         (status = 413, description = "Body over 64 KiB", body = crate::error::Body),
@@ -154,18 +168,30 @@ pub async fn create(
     JsonBody(body): JsonBody<CreateApp>,
 ) -> Result<impl IntoResponse, ApiError> {
     let new = body.validate(state.config.allow_local_repos)?;
-    let (app, deployment) = apps::create(&state.pool, Owner::User(caller.user_id), &new)
-        .await
-        .or_not_found("app")?;
-    tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
+    let owner = Owner::User(caller.user_id);
+    let (app, deployment) = if new.repo_url.is_some() {
+        let (app, deployment) = apps::create(&state.pool, owner, &new)
+            .await
+            .or_not_found("app")?;
+        tracing::info!(app = %app.name, deployment_id = %deployment.id, "app created; first deployment queued");
+        (app, Some(deployment))
+    } else {
+        let app = apps::create_push(&state.pool, owner, &new)
+            .await
+            .or_not_found("app")?;
+        tracing::info!(app = %app.name, "push app created; waiting for a push");
+        (app, None)
+    };
     // Made now so that the hook can be set up at once; an app that predates webhooks
     // gets its secret the first time it is asked for.
     crate::webhook_secret::get_or_create(&state, app.id).await?;
     let location = format!("/api/v1/apps/{}", app.name);
     let mut view = serde_json::to_value(AppView::new(app, &state.config))
         .map_err(|e| ApiError::internal("serialize", e))?;
-    view["deployment"] = serde_json::to_value(DeploymentView::summary(deployment))
-        .map_err(|e| ApiError::internal("serialize", e))?;
+    if let Some(deployment) = deployment {
+        view["deployment"] = serde_json::to_value(DeploymentView::summary(deployment))
+            .map_err(|e| ApiError::internal("serialize", e))?;
+    }
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, location)],
@@ -246,5 +272,13 @@ pub async fn delete(
         .await
         .or_not_found("app")?;
     tracing::info!(app = %row.name, app_id = %row.id, "app deleted; teardown queued");
+    // The pushed repository goes with the app; a failure leaves a directory for the
+    // operator, not an app.
+    if let Err(e) = crate::git::Storage::new(&state.config.repo_dir)
+        .remove(row.id)
+        .await
+    {
+        tracing::warn!(app = %row.name, error = %e, "could not remove the app's pushed repository");
+    }
     Ok(StatusCode::NO_CONTENT)
 }

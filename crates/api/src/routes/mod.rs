@@ -63,6 +63,9 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::app_page))
         .routes(routes!(dashboard::live))
         .routes(routes!(dashboard::asset))
+        .routes(routes!(crate::git::upload::info_refs))
+        .routes(routes!(crate::git::upload::upload_pack))
+        .routes(routes!(crate::git::receive::receive_pack))
 }
 
 /// The routes and their document, completed with the answers every operation shares

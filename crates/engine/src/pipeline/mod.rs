@@ -4,6 +4,7 @@
 //! previous one is retired.
 
 mod build;
+mod origin;
 mod release;
 mod remote;
 mod spec_file;
@@ -91,9 +92,12 @@ impl Run<'_> {
         let id = self.job.deployment.id;
         match self.job.deployment.kind {
             Kind::Build => {
-                remote::check(&self.job.app.repo_url, self.ctx.config.allow_local_repos)
-                    .await
-                    .map_err(|reason| Failure::new(Phase::Clone, reason))?;
+                let origin = self.origin()?;
+                if !origin.is_api {
+                    remote::check(&origin.url, self.ctx.config.allow_local_repos)
+                        .await
+                        .map_err(|reason| Failure::new(Phase::Clone, reason))?;
+                }
                 if self.reuse_earlier_build().await? {
                     self.advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
                         .await?;
@@ -155,7 +159,7 @@ impl Run<'_> {
     /// (the remote does not answer, the image was pruned) means a normal clone and build.
     async fn reuse_earlier_build(&mut self) -> Result<bool, Failure> {
         let app = &self.job.app;
-        let url = app.repo_url.clone();
+        let url = self.origin()?.url;
         let git_ref = self.git_ref();
         let lookup = tokio::task::spawn_blocking(move || {
             slipway_source::resolve_commit(&url, git_ref.as_deref())
@@ -200,6 +204,11 @@ impl Run<'_> {
             earlier.id
         ));
         Ok(true)
+    }
+
+    fn origin(&self) -> Result<origin::Origin, Failure> {
+        origin::Origin::of(&self.job.app, &self.ctx.config)
+            .map_err(|reason| Failure::new(Phase::Clone, reason))
     }
 
     /// The ref asked for, else the app's branch; `None`: the remote's default branch.
@@ -339,12 +348,15 @@ impl Run<'_> {
             task,
         )
         .await?
-        .map_err(|e| Failure::new(Phase::Clone, redact(&e.to_string(), &self.job.app.repo_url)))
+        .map_err(|e| {
+            let url = self.job.app.repo_url.as_deref().unwrap_or_default();
+            Failure::new(Phase::Clone, redact(&e.to_string(), url))
+        })
     }
 
     async fn fetch(&mut self, started: std::time::Instant) -> Result<Fetched, Failure> {
-        let app = &self.job.app;
-        let url = app.repo_url.clone();
+        let origin = self.origin()?;
+        let (url, login) = (origin.url, origin.login);
         let git_ref = self.git_ref();
         tokio::fs::create_dir_all(&self.work_dir)
             .await
@@ -355,7 +367,15 @@ impl Run<'_> {
         let task = tokio::task::spawn_blocking(move || {
             // Credentials in the URL never reach the log.
             let mut log = |line: String| sink.line("git", redact(&line, &url));
-            slipway_source::fetch(&url, git_ref.as_deref(), &dest, max_bytes, &flag, &mut log)
+            slipway_source::fetch(
+                &url,
+                login.as_ref(),
+                git_ref.as_deref(),
+                &dest,
+                max_bytes,
+                &flag,
+                &mut log,
+            )
         });
         let fetched = self.bounded_clone(started, &abort, task).await?;
         let summary = fetched

@@ -19,7 +19,8 @@ impl Run<'_> {
         fetched: Fetched,
         started: Instant,
     ) -> Result<Fetched, Failure> {
-        let repo_url = self.job.app.repo_url.clone();
+        // A push app's relative submodule URLs resolve against the API's copy.
+        let repo_url = self.origin()?.url;
         let abort = Arc::new(AtomicBool::new(false));
         let (dest, flag, sink) = (self.work_dir.clone(), abort.clone(), self.log.clone());
         let config = &self.ctx.config;

@@ -86,7 +86,7 @@ impl Env {
         self.apps.push(name.clone());
         let new = NewApp {
             name,
-            repo_url: repo_url.to_owned(),
+            repo_url: Some(repo_url.to_owned()),
             branch: None,
             dockerfile: "Dockerfile".into(),
             port,

@@ -44,9 +44,15 @@ fn fetch_all(app: &TestRepo, repo_url: &str, max_bytes: u64, allow_local: bool) 
     let dir = tempfile::tempdir().unwrap();
     let cancel = AtomicBool::new(false);
     let mut log = Vec::new();
-    let result = fetch(&app.url(), None, dir.path(), max_bytes, &cancel, &mut |l| {
-        log.push(l)
-    })
+    let result = fetch(
+        &app.url(),
+        None,
+        None,
+        dir.path(),
+        max_bytes,
+        &cancel,
+        &mut |l| log.push(l),
+    )
     .and_then(|fetched| {
         let how = SubmoduleFetch {
             repo_url,
