@@ -4,6 +4,7 @@
 //! previous one is retired.
 
 mod build;
+mod build_secrets;
 mod release;
 mod remote;
 mod spec_file;
