@@ -264,10 +264,7 @@ async fn a_build_secret_without_its_config_var_fails_the_build_naming_it(pool: P
     let repo = TestRepo::with_files(secret_reading_app("0"));
     env.start_worker("w1");
     let (app, first) = env.create_app(&repo, None).await;
-    let done = env.wait_finished(first.id).await;
-    assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase, Some(Phase::Build));
-    let reason = done.reason.unwrap();
+    let reason = env.wait_failed(first.id, Phase::Build).await;
     assert!(
         reason.contains("[build] secrets lists NPM_TOKEN")
             && reason.contains(&format!("slipway config set -a {} NPM_TOKEN=", app.name)),
@@ -283,10 +280,7 @@ async fn build_secrets_with_the_legacy_builder_fail_saying_they_need_buildkit(po
     let (app, first) = env.create_app(&repo, None).await;
     set_config(&env, &app, &[("NPM_TOKEN", Some("x"))]).await;
     env.start_worker("w1");
-    let done = env.wait_finished(first.id).await;
-    assert_eq!(done.status, DeploymentStatus::Failed);
-    assert_eq!(done.failed_phase, Some(Phase::Build));
-    let reason = done.reason.unwrap();
+    let reason = env.wait_failed(first.id, Phase::Build).await;
     assert!(
         reason.contains("need BuildKit") && reason.contains("SLIPWAY_BUILDER=legacy"),
         "{reason}"

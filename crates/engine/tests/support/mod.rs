@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use slipway_core::crypto::{self, Cipher};
-use slipway_core::{Config, DeploymentStatus};
+use slipway_core::{Config, DeploymentStatus, Phase};
 use slipway_docker::DockerClient;
 use slipway_engine::{Context, Worker};
 use slipway_store::apps::{self, NewApp, Owner};
@@ -123,6 +123,19 @@ impl Env {
             self.log_text(id).await
         );
         row
+    }
+
+    /// Waits for the deployment to fail in `phase`; returns the reason.
+    pub async fn wait_failed(&self, id: Uuid, phase: Phase) -> String {
+        let row = self.wait_finished(id).await;
+        assert_eq!(
+            (row.status, row.failed_phase),
+            (DeploymentStatus::Failed, Some(phase)),
+            "{:?}\n{}",
+            row.reason,
+            self.log_text(id).await
+        );
+        row.reason.unwrap_or_default()
     }
 
     pub async fn wait_for_log(&self, id: Uuid, needle: &str) {
