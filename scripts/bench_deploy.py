@@ -222,7 +222,7 @@ def row(label, xs):
 
 
 def report(title, rounds, totals, floors, floor_builds, pickups, phases):
-    print(f"\n{title + ' (ms, ' + str(rounds) + ' rounds)':<32}{'median':>10}{'p95':>10}")
+    print(f"\n{title}:\n{'(ms, ' + str(rounds) + ' rounds)':<32}{'median':>10}{'p95':>10}")
     row("slipway POST->serving", totals)
     for k in ("clone", "build", "release"):
         if k in phases:
