@@ -43,9 +43,14 @@ def sh(*cmd, cwd=None):
     return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+# BuildKit's cache outlives a run and is keyed by content: without this, a page made in
+# an earlier run (markers repeat) would be a cache hit, not a fresh build.
+RUN_NONCE = os.urandom(8).hex()
+
+
 def git_commit(repo, marker):
     with open(os.path.join(repo, "www", "index.html"), "w") as f:
-        f.write(f"<h1>{marker}</h1>\n")
+        f.write(f"<h1>{marker}</h1>\n<!-- {RUN_NONCE} -->\n")
     sh("git", "add", "-A", cwd=repo)
     sh("git", "-c", "user.name=bench", "-c", "user.email=bench@slipway.invalid", "commit", "-qm", marker, cwd=repo)
 
