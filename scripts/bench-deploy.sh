@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Deploy benchmark: POST→serving through Slipway against the same work done by hand
 # (git clone, a BuildKit build through the Engine API, docker run, first HTTP 200),
-# interleaved in one run.
+# interleaved in one run: fresh commits of a one-stage Dockerfile, of a three-stage one
+# whose first two stages build in parallel, and of one whose RUN step finds a warm cache
+# mount; then redeploys of a built commit and rollbacks against `docker run`.
 #   scripts/bench-deploy.sh [ROUNDS]      (default 10)
 # Then the latency from a status change to a subscribed WebSocket client (bench_live.py).
 # Prints medians and p95s and the idle memory of both processes; asserts nothing.

@@ -43,23 +43,92 @@ def sh(*cmd, cwd=None):
     return subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
+# BuildKit's cache outlives a run and is keyed by content: without this, a page made in
+# an earlier run (markers repeat) would be a cache hit, not a fresh build.
+RUN_NONCE = os.urandom(8).hex()
+
+
 def git_commit(repo, marker):
     with open(os.path.join(repo, "www", "index.html"), "w") as f:
-        f.write(f"<h1>{marker}</h1>\n")
+        f.write(f"<h1>{marker}</h1>\n<!-- {RUN_NONCE} -->\n")
     sh("git", "add", "-A", cwd=repo)
     sh("git", "-c", "user.name=bench", "-c", "user.email=bench@slipway.invalid", "commit", "-qm", marker, cwd=repo)
 
 
-def make_repo(work):
-    repo = os.path.join(work, "repo")
+WEB_DOCKERFILE = ('FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n'
+                  'CMD ["/bin/busybox","httpd","-f","-p","80","-h","/www"]\n')
+
+# Two stages with no dependency on each other, each with a RUN that takes a while and
+# depends on the commit's page (so neither is cached), and a last stage taking from both:
+# BuildKit runs the first two at once.
+PARALLEL_DOCKERFILE = """FROM scratch AS left
+COPY busybox /bin/busybox
+COPY www /www
+RUN ["/bin/busybox","sh","-c","/bin/busybox sleep 0.3; /bin/busybox md5sum /www/index.html > /left"]
+FROM scratch AS right
+COPY busybox /bin/busybox
+COPY www /www
+RUN ["/bin/busybox","sh","-c","/bin/busybox sleep 0.3; /bin/busybox md5sum /www/index.html > /right"]
+FROM scratch
+COPY --from=left /bin/busybox /bin/busybox
+COPY --from=left /www /www
+COPY --from=left /left /www/left
+COPY --from=right /right /www/right
+CMD ["/bin/busybox","httpd","-f","-p","80","-h","/www"]
+"""
+
+# The page is made by a RUN whose cache mount holds what is slow to get (standing in
+# for downloaded dependencies): a commit that only changes the page reruns the step,
+# which finds its cache mount warm. One id for every run, so runs do not pile up mounts.
+CACHE_MOUNT_DOCKERFILE = """FROM scratch
+COPY busybox /bin/busybox
+COPY www /src
+RUN --mount=type=cache,id=slipway-bench-deps,target=/cache ["/bin/busybox","sh","-c","\
+[ -f /cache/deps ] || { /bin/busybox sleep 2; /bin/busybox dd if=/dev/zero of=/cache/deps bs=1M count=20 2>/dev/null; }; \
+/bin/busybox mkdir -p /site && /bin/busybox cp /src/index.html /site/index.html && /bin/busybox wc -c /cache/deps > /site/deps"]
+CMD ["/bin/busybox","httpd","-f","-p","80","-h","/site"]
+"""
+
+
+def make_repo(work, name="repo", dockerfile=WEB_DOCKERFILE):
+    repo = os.path.join(work, name)
     os.makedirs(os.path.join(repo, "www"))
     shutil.copy("/usr/bin/busybox", os.path.join(repo, "busybox"))
     with open(os.path.join(repo, "Dockerfile"), "w") as f:
-        f.write('FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n'
-                'CMD ["/bin/busybox","httpd","-f","-p","80","-h","/www"]\n')
+        f.write(dockerfile)
     sh("git", "init", "-q", "-b", "main", cwd=repo)
     git_commit(repo, "initial")
     return repo
+
+
+def create_app(a, app, repo):
+    """Creates the app and waits for its first deployment (a build) to serve."""
+    created = api(a.api, "POST", "/api/v1/apps", {"name": app, "repo_url": f"file://{repo}", "port": 80})
+    first = created["deployment"]["id"]
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        d = api(a.api, "GET", f"/api/v1/deployments/{first}")
+        if d["status"] == "running":
+            return
+        if d["status"] in ("failed", "cancelled", "superseded") or time.monotonic() > deadline:
+            raise SystemExit(f"first deployment of {app} {d['status']}: {d.get('reason')}")
+        time.sleep(0.1)
+
+
+def alternate(a, app, repo, label):
+    """`a.rounds` fresh commits, each deployed by Slipway and then by hand."""
+    totals, floors, floor_builds, pickups, phases = [], [], [], [], {}
+    for i in range(a.rounds):
+        total, ph, pickup = slipway_round(a.api, app, repo, f"slipway-{label}-{i}")
+        floor, floor_build = floor_round(repo, a.network, a.work, f"{label}-{i}", f"floor-{label}-{i}")
+        totals.append(total)
+        floors.append(floor)
+        floor_builds.append(floor_build)
+        pickups.append(pickup)
+        for k, v in ph.items():
+            phases.setdefault(k, []).append(v)
+        print(f"{label} {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, by hand {floor * 1000:.0f} ms")
+    return totals, floors, floor_builds, pickups, phases
 
 
 def slipway_round(base, app, repo, marker):
@@ -153,6 +222,25 @@ def floor_run_round(image, network, i, marker_page):
     return total
 
 
+def row(label, xs):
+    print(f"{label:<32}{statistics.median(xs) * 1000:>10.0f}{p95(xs) * 1000:>10.0f}")
+
+
+def report(title, rounds, totals, floors, floor_builds, pickups, phases):
+    print(f"\n{title}:\n{'(ms, ' + str(rounds) + ' rounds)':<32}{'median':>10}{'p95':>10}")
+    row("slipway POST->serving", totals)
+    for k in ("clone", "build", "release"):
+        if k in phases:
+            row(f"  phase {k}", phases[k])
+    row("  pickup (pending->cloning)", pickups)
+    row("by hand (floor)", floors)
+    row("  BuildKit build by hand", floor_builds)
+    print(f"ratio slipway/floor (medians): {statistics.median(totals) / statistics.median(floors):.2f}")
+    if "build" in phases:
+        print(f"ratio build phase/build by hand (medians): "
+              f"{statistics.median(phases['build']) / statistics.median(floor_builds):.2f}")
+
+
 def p95(xs):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
@@ -178,44 +266,10 @@ def main():
 
     repo = make_repo(a.work)
     app = f"bench-{os.getpid()}"
-    created = api(a.api, "POST", "/api/v1/apps", {"name": app, "repo_url": f"file://{repo}", "port": 80})
     print(f"==> warming up (first deploy of {app}, one build by hand)")
-    first = created["deployment"]["id"]
-    deadline = time.monotonic() + TIMEOUT
-    while api(a.api, "GET", f"/api/v1/deployments/{first}")["status"] != "running":
-        if time.monotonic() > deadline:
-            raise SystemExit("first deployment never ran")
-        time.sleep(0.1)
+    create_app(a, app, repo)
     floor_round(repo, a.network, a.work, "warmup", "warmup-floor")
-
-    totals, floors, floor_builds, pickups = [], [], [], []
-    phases = {}
-    for i in range(a.rounds):
-        total, ph, pickup = slipway_round(a.api, app, repo, f"slipway-round-{i}")
-        floor, floor_build = floor_round(repo, a.network, a.work, i, f"floor-round-{i}")
-        totals.append(total)
-        floors.append(floor)
-        floor_builds.append(floor_build)
-        pickups.append(pickup)
-        for k, v in ph.items():
-            phases.setdefault(k, []).append(v)
-        print(f"round {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, by hand {floor * 1000:.0f} ms")
-
-    def row(label, xs):
-        print(f"{label:<28}{statistics.median(xs) * 1000:>10.0f}{p95(xs) * 1000:>10.0f}")
-
-    print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<28}{'median':>10}{'p95':>10}")
-    row("slipway POST->serving", totals)
-    for k in ("clone", "build", "release"):
-        if k in phases:
-            row(f"  phase {k}", phases[k])
-    row("  pickup (pending->cloning)", pickups)
-    row("by hand (floor)", floors)
-    row("  BuildKit build by hand", floor_builds)
-    print(f"ratio slipway/floor (medians): {statistics.median(totals) / statistics.median(floors):.2f}")
-    if "build" in phases:
-        print(f"ratio build phase/build by hand (medians): "
-              f"{statistics.median(phases['build']) / statistics.median(floor_builds):.2f}")
+    report("fresh commit", a.rounds, *alternate(a, app, repo, "round"))
 
     # Releases without a build: the same commit again (its image exists), and rollbacks
     # (image and config of the previous release), each beside `docker run` by hand.
@@ -250,7 +304,7 @@ def main():
         print(f"rollback {i + 1}/{a.rounds}: slipway {total * 1000:.0f} ms, docker run {run_floors[-1] * 1000:.0f} ms")
         expect = markers[0] if expect == markers[1] else markers[1]
     subprocess.run(["docker", "rmi", floor_image], capture_output=True)
-    print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<28}{'median':>10}{'p95':>10}")
+    print(f"\n{'(ms, ' + str(a.rounds) + ' rounds)':<32}{'median':>10}{'p95':>10}")
     row("cached redeploy POST->serving", cached)
     if rollbacks:
         row("rollback POST->serving", rollbacks)
@@ -259,6 +313,21 @@ def main():
     print(f"ratio cached/floor (medians): {statistics.median(cached) / floor:.2f}")
     if rollbacks:
         print(f"ratio rollback/floor (medians): {statistics.median(rollbacks) / floor:.2f}")
+
+    # A three-stage Dockerfile whose first two stages build at once, and a rebuild that
+    # only changes the file a RUN step with a warm cache mount reads.
+    scenarios = [
+        ("parallel", "three stages, two in parallel", PARALLEL_DOCKERFILE),
+        ("cachemount", "rebuild with a warm cache mount", CACHE_MOUNT_DOCKERFILE),
+    ]
+    for label, title, dockerfile in scenarios:
+        scenario_repo = make_repo(a.work, f"repo-{label}", dockerfile)
+        scenario_app = f"{app}-{label}"
+        print(f"\n==> {title}: warming up (first deploy of {scenario_app}, one build by hand)")
+        create_app(a, scenario_app, scenario_repo)
+        floor_round(scenario_repo, a.network, a.work, f"{label}-warmup", f"warmup-{label}")
+        report(title, a.rounds, *alternate(a, scenario_app, scenario_repo, label))
+        api(a.api, "DELETE", f"/api/v1/apps/{scenario_app}")
 
     api(a.api, "DELETE", f"/api/v1/apps/{app}")
     time.sleep(5)

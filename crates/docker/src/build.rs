@@ -8,6 +8,7 @@ use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
+use crate::build_session::{self, BuildSecrets, SessionError};
 use crate::buildkit_progress::Progress;
 use crate::{BuildError, DockerClient, DockerError};
 
@@ -43,6 +44,9 @@ pub struct BuildRequest {
     pub build_args: HashMap<String, String>,
     /// The Dockerfile stage to build (`--target`); the last stage when `None`.
     pub target: Option<String>,
+    /// Served to `RUN --mount=type=secret` steps through a BuildKit session; never
+    /// part of the build's options, so never in the image or its history.
+    pub secrets: BuildSecrets,
     pub builder: Builder,
 }
 
@@ -83,6 +87,22 @@ impl DockerClient {
         if let Some(target) = &req.target {
             options = options.target(target);
         }
+        // Held until the build ends: dropping it closes the session.
+        let session = if req.secrets.is_empty() {
+            None
+        } else {
+            if req.builder == Builder::Legacy {
+                return Err(BuildError::Failed {
+                    message: "build secrets need BuildKit; the legacy builder cannot mount them"
+                        .into(),
+                });
+            }
+            let session = build_session::open(&self.session_host, req.secrets.clone())
+                .await
+                .map_err(session_error)?;
+            options = options.session(&session.id);
+            Some(session)
+        };
         let docker = match req.builder {
             Builder::BuildKit => buildkit_without_session(&self.docker),
             Builder::Legacy => self.docker.clone(),
@@ -146,6 +166,7 @@ impl DockerClient {
                 })?
             }
         };
+        drop(session);
         let exposed_ports = self.exposed_tcp_ports(&id).await?;
         Ok(BuiltImage { id, exposed_ports })
     }
@@ -153,10 +174,11 @@ impl DockerClient {
 
 /// The same connection, with `/build` requests sent as `version=2` (BuildKit).
 ///
-/// bollard insists on a BuildKit session for `version=2` (it needs one for secrets and
-/// SSH forwarding, which Slipway does not use); the daemon does not, and builds from the
-/// tar body alone. So the request goes out as a classic build and is rewritten on its
-/// way; bollard still decodes BuildKit's progress (`BuildInfoAux::BuildKit`).
+/// bollard insists on running its own BuildKit session for `version=2`, one that serves
+/// no secrets; the daemon needs none, and builds from the tar body alone. So the
+/// request goes out as a classic build and is rewritten on its way (a `session`
+/// parameter, when [`build_session`] opened one, goes along as is); bollard still
+/// decodes BuildKit's progress (`BuildInfoAux::BuildKit`).
 fn buildkit_without_session(docker: &bollard::Docker) -> bollard::Docker {
     docker.clone().with_request_modifier(|mut request| {
         let uri = request.uri();
@@ -184,6 +206,17 @@ fn buildkit_without_session(docker: &bollard::Docker) -> bollard::Docker {
         }
         request
     })
+}
+
+/// A refused or impossible session is the user's to read (it explains why their
+/// secrets cannot be served); a broken connection is the daemon's.
+fn session_error(e: SessionError) -> BuildError {
+    match e {
+        SessionError::Io(err) => BuildError::Docker(BollardError::IOError { err }.into()),
+        other => BuildError::Failed {
+            message: other.to_string(),
+        },
+    }
 }
 
 /// The `/build` endpoint answers a bad request (unparsable Dockerfile, missing

@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use bollard::Docker;
 
 use crate::DockerError;
+use crate::build_session::SessionHost;
 
 /// A handle on one Docker Engine. Cheap to clone (the connection pool is shared).
 #[derive(Clone, Debug)]
 pub struct DockerClient {
     pub(crate) docker: Docker,
+    /// Where a build's BuildKit session connects: the daemon `docker` talks to.
+    pub(crate) session_host: SessionHost,
 }
 
 impl DockerClient {
@@ -20,15 +23,21 @@ impl DockerClient {
     /// `tcp://host:port` or `http://host:port`.
     #[tracing::instrument(level = "debug")]
     pub async fn connect(docker_host: Option<&str>) -> Result<Self, DockerError> {
-        let docker = match docker_host.map(str::trim) {
-            None | Some("") => Docker::connect_with_defaults(),
-            Some(path) if path.starts_with('/') => {
-                Docker::connect_with_host(&format!("unix://{path}"))
-            }
-            Some(host) => Docker::connect_with_host(host),
-        }?;
+        // bollard's own defaults: DOCKER_HOST, else the local socket.
+        let host = match docker_host.map(str::trim) {
+            None | Some("") => std::env::var("DOCKER_HOST")
+                .ok()
+                .filter(|h| !h.trim().is_empty())
+                .unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned()),
+            Some(path) if path.starts_with('/') => format!("unix://{path}"),
+            Some(host) => host.to_owned(),
+        };
+        let docker = Docker::connect_with_host(&host)?;
         let docker = docker.negotiate_version().await?;
-        Ok(Self { docker })
+        Ok(Self {
+            docker,
+            session_host: SessionHost::parse(&host),
+        })
     }
 
     /// Checks that the daemon answers.

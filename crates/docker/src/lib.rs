@@ -4,6 +4,7 @@
 
 mod build;
 mod build_cache;
+mod build_session;
 mod buildkit_progress;
 mod client;
 mod container;
@@ -14,6 +15,7 @@ mod logs;
 mod network;
 
 pub use build::{BuildRequest, Builder, BuiltImage};
+pub use build_session::BuildSecrets;
 pub use client::DockerClient;
 pub use container::{ContainerSpec, ContainerState, ContainerSummary, StartedContainer};
 pub use error::{BuildError, DockerError};

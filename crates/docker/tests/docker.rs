@@ -9,7 +9,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::ListNetworksOptionsBuilder;
-use slipway_docker::{BuildError, BuildRequest, Builder, ContainerSpec, DockerClient};
+use slipway_docker::{
+    BuildError, BuildRequest, BuildSecrets, Builder, ContainerSpec, DockerClient,
+};
 use support::{
     Cleanup, PAGE, WEB_DOCKERFILE, bollard, build_request, build_web_image, docker, eventually,
     get_page, stream, unique, web_context,
@@ -734,4 +736,155 @@ async fn the_build_cache_is_pruned_down_to_the_bound() {
         .await
         .expect("prune");
     assert!(reclaimed > 0, "nothing reclaimed from {before} bytes");
+}
+
+/// Every file of the image (its layers, in `docker save` form) with its contents, and
+/// the raw saved archive, which also holds the image config and history.
+async fn saved_image(tag: &str) -> (HashMap<String, Vec<u8>>, Vec<u8>) {
+    use futures_util::TryStreamExt;
+    use std::io::Read;
+    let raw: Vec<u8> = bollard()
+        .export_image(tag)
+        .map_ok(|chunk| chunk.to_vec())
+        .try_concat()
+        .await
+        .unwrap();
+    let mut files = HashMap::new();
+    let mut outer = tar::Archive::new(raw.as_slice());
+    for entry in outer.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if !entry
+            .path()
+            .unwrap()
+            .to_string_lossy()
+            .ends_with("layer.tar")
+        {
+            continue;
+        }
+        let mut layer = Vec::new();
+        entry.read_to_end(&mut layer).unwrap();
+        let mut inner = tar::Archive::new(layer.as_slice());
+        for file in inner.entries().unwrap() {
+            let mut file = file.unwrap();
+            let path = file.path().unwrap().to_string_lossy().into_owned();
+            let mut data = Vec::new();
+            file.read_to_end(&mut data).unwrap();
+            files.insert(path, data);
+        }
+    }
+    (files, raw)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn a_build_secret_is_readable_by_its_run_step_and_nowhere_in_the_image() {
+    use sha2::Digest;
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let tag = format!("{}:v1", unique("secret"));
+    cleanup.image(&tag);
+    let value = format!("npm-{}", uuid::Uuid::new_v4().simple());
+    let digest = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    // The step fails unless the mounted file holds exactly the value (its hash, not
+    // the value, is in the Dockerfile), and records only what it saw.
+    let dockerfile = format!(
+        "FROM scratch\n\
+         COPY busybox /bin/busybox\n\
+         RUN --mount=type=secret,id=NPM_TOKEN [\"/bin/busybox\",\"sh\",\"-c\",\
+         \"/bin/busybox sha256sum /run/secrets/NPM_TOKEN | /bin/busybox grep -q ^{digest} \
+         && /bin/busybox echo matched > /secret-check \
+         && /bin/busybox wc -c < /run/secrets/NPM_TOKEN > /secret-length\"]\n"
+    );
+    let busybox = std::fs::read("/usr/bin/busybox").unwrap();
+    let context = support::context(&dockerfile, &[("busybox", &busybox, 0o755)]);
+    let request = BuildRequest {
+        secrets: BuildSecrets::new([("NPM_TOKEN".to_owned(), value.clone())].into()),
+        ..build_request(&tag, &[])
+    };
+    let mut lines = Vec::new();
+    let mut on_line = |line: String| lines.push(line);
+    docker
+        .build_image(&request, stream(context), &mut on_line)
+        .await
+        .unwrap_or_else(|e| panic!("build failed: {e}\n{lines:#?}"));
+
+    assert!(lines.iter().all(|l| !l.contains(&value)), "{lines:#?}");
+    let history = bollard().image_history(&tag).await.unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|h| h.created_by.contains("/secret-check")),
+        "{history:#?}"
+    );
+    assert!(
+        history.iter().all(|h| !h.created_by.contains(&value)),
+        "{history:#?}"
+    );
+    let (files, raw) = saved_image(&tag).await;
+    assert_eq!(
+        files.get("secret-check").map(Vec::as_slice),
+        Some(&b"matched\n"[..]),
+        "{:?}",
+        files.keys()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&files["secret-length"]).trim(),
+        value.len().to_string()
+    );
+    assert!(
+        files.keys().all(|path| !path.contains("secrets/NPM_TOKEN")),
+        "{:?}",
+        files.keys()
+    );
+    assert!(!contains(&raw, &value), "the value is in the saved image");
+}
+
+#[tokio::test]
+async fn a_secret_the_build_was_not_given_fails_it_naming_the_id() {
+    let docker = docker().await;
+    let mut cleanup = Cleanup::default();
+    let tag = format!("{}:v1", unique("secret"));
+    cleanup.image(&tag);
+    let dockerfile = "FROM scratch\n\
+         COPY busybox /bin/busybox\n\
+         RUN --mount=type=secret,id=OTHER_TOKEN,required=true [\"/bin/busybox\",\"true\"]\n";
+    let busybox = std::fs::read("/usr/bin/busybox").unwrap();
+    let context = support::context(dockerfile, &[("busybox", &busybox, 0o755)]);
+    let request = BuildRequest {
+        secrets: BuildSecrets::new([("NPM_TOKEN".to_owned(), "x".to_owned())].into()),
+        ..build_request(&tag, &[])
+    };
+    let e = docker
+        .build_image(&request, stream(context), &mut |_| {})
+        .await
+        .expect_err("the build needs a secret it was not given");
+    assert!(
+        matches!(&e, BuildError::Failed { message } if message.contains("OTHER_TOKEN")),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_legacy_builder_refuses_build_secrets() {
+    let docker = docker().await;
+    let tag = format!("{}:v1", unique("secret"));
+    let request = BuildRequest {
+        builder: Builder::Legacy,
+        secrets: BuildSecrets::new([("NPM_TOKEN".to_owned(), "x".to_owned())].into()),
+        ..build_request(&tag, &[])
+    };
+    let e = docker
+        .build_image(&request, stream(web_context(WEB_DOCKERFILE)), &mut |_| {})
+        .await
+        .expect_err("secrets need BuildKit");
+    assert!(
+        matches!(&e, BuildError::Failed { message } if message.contains("need BuildKit")),
+        "{e:?}"
+    );
+    assert!(!docker.image_exists(&tag).await.unwrap());
 }

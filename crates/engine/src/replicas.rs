@@ -162,7 +162,6 @@ pub(crate) fn open_vars(
                 .to_owned(),
         )
     })?;
-    let app = app_id.to_string();
     snapshot
         .iter()
         .map(|(name, sealed)| {
@@ -172,10 +171,19 @@ pub(crate) fn open_vars(
                 .map_err(|_| {
                     EngineError::Release(format!("config var {name} is stored corrupted"))
                 })?;
-            let value = cipher
-                .open(&crypto::config_var_aad(&app, name), &bytes)
-                .map_err(|e| EngineError::Release(format!("config var {name}: {e}")))?;
-            Ok((name.clone(), value))
+            Ok((name.clone(), open_var(cipher, app_id, name, &bytes)?))
         })
         .collect()
+}
+
+/// Decrypts one sealed config var of the app.
+pub(crate) fn open_var(
+    cipher: &Cipher,
+    app_id: Uuid,
+    name: &str,
+    sealed: &[u8],
+) -> Result<String, EngineError> {
+    cipher
+        .open(&crypto::config_var_aad(&app_id.to_string(), name), sealed)
+        .map_err(|e| EngineError::Release(format!("config var {name}: {e}")))
 }

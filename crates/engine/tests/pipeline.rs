@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 mod support;
 
-use support::{Env, NEVER_LISTENS};
+use support::{Env, NEVER_LISTENS, set_config};
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn an_app_goes_from_queued_to_serving_its_page(pool: PgPool) {
@@ -181,6 +181,110 @@ async fn build_target_builds_the_named_stage(pool: PgPool) {
         env.log_text(first.id).await
     );
     assert!(env.page(first.id).await.contains("the site stage"));
+    env.teardown().await;
+}
+
+/// The site serves `/secret-length`, written by a step that fails unless the mounted
+/// secret hashes to `digest`.
+fn secret_reading_app(digest: &str) -> Vec<(String, Vec<u8>)> {
+    let dockerfile = format!(
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY www /www\n\
+         RUN --mount=type=secret,id=NPM_TOKEN [\"/bin/busybox\",\"sh\",\"-c\",\
+         \"/bin/busybox sha256sum /run/secrets/NPM_TOKEN | /bin/busybox grep -q ^{digest} \
+         && /bin/busybox wc -c < /run/secrets/NPM_TOKEN > /www/secret-length\"]\n\
+         CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]\n"
+    );
+    let mut files = web_app_files_with_dockerfile("secret app", &dockerfile);
+    files.push((
+        "slipway.toml".into(),
+        b"[build]\nsecrets = [\"NPM_TOKEN\"]\n".to_vec(),
+    ));
+    files
+}
+
+/// The docker CLI's view of an image: every layer's command, and `docker save`'s bytes.
+fn history_and_saved(image: &str) -> (String, Vec<u8>) {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker {args:?}: {out:?}");
+        out.stdout
+    };
+    let history = run(&["history", "--no-trunc", "--format", "{{.CreatedBy}}", image]);
+    (
+        String::from_utf8_lossy(&history).into_owned(),
+        run(&["save", image]),
+    )
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_config_var_listed_in_build_secrets_reaches_the_build_and_no_image_or_log(pool: PgPool) {
+    use sha2::Digest;
+    let mut env = Env::new(pool).await;
+    let value = format!("npm-{}", Uuid::new_v4().simple());
+    let digest = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    let repo = TestRepo::with_files(secret_reading_app(&digest));
+    let (app, first) = env.create_app(&repo, None).await;
+    set_config(&env, &app, &[("NPM_TOKEN", Some(&value))]).await;
+    env.start_worker("w1");
+    let done = env.wait_running(first.id).await;
+    let log = env.log_text(first.id).await;
+    assert!(
+        log.contains("Build secrets from config vars: NPM_TOKEN"),
+        "{log}"
+    );
+    assert!(!log.contains(&value), "{log}");
+    let container = &containers::list(&env.pool, first.id).await.unwrap()[0];
+    let length = slipway_testkit::http_get(&format!(
+        "http://{}:{}/secret-length",
+        container.ip.clone().unwrap(),
+        container.port
+    ))
+    .await
+    .unwrap();
+    assert_eq!(length.trim(), value.len().to_string());
+    let (history, saved) = history_and_saved(&done.image.clone().unwrap());
+    assert!(
+        history.contains("/run/secrets/NPM_TOKEN > /www/secret-length"),
+        "{history}"
+    );
+    assert!(!history.contains(&value), "{history}");
+    assert!(
+        !saved.windows(value.len()).any(|w| w == value.as_bytes()),
+        "the value is in the saved image"
+    );
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_build_secret_without_its_config_var_fails_the_build_naming_it(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    let repo = TestRepo::with_files(secret_reading_app("0"));
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let reason = env.wait_failed(first.id, Phase::Build).await;
+    assert!(
+        reason.contains("[build] secrets lists NPM_TOKEN")
+            && reason.contains(&format!("slipway config set -a {} NPM_TOKEN=", app.name)),
+        "{reason}"
+    );
+    env.teardown().await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn build_secrets_with_the_legacy_builder_fail_saying_they_need_buildkit(pool: PgPool) {
+    let mut env = Env::with(pool, |c| c.builder = BuilderChoice::Legacy).await;
+    let repo = TestRepo::with_files(secret_reading_app("0"));
+    let (app, first) = env.create_app(&repo, None).await;
+    set_config(&env, &app, &[("NPM_TOKEN", Some("x"))]).await;
+    env.start_worker("w1");
+    let reason = env.wait_failed(first.id, Phase::Build).await;
+    assert!(
+        reason.contains("need BuildKit") && reason.contains("SLIPWAY_BUILDER=legacy"),
+        "{reason}"
+    );
     env.teardown().await;
 }
 

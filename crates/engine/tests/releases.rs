@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use slipway_core::crypto::{self, Cipher};
 use slipway_core::{DeploymentStatus, Kind, Phase};
 use slipway_store::apps;
-use slipway_store::config_vars::{self, Applied, Change};
+use slipway_store::config_vars::Applied;
 use slipway_store::deployments::{self, CancelOutcome};
 use slipway_store::{PgPool, containers, events};
 use slipway_testkit::{
@@ -19,7 +18,7 @@ use slipway_testkit::{
 
 mod support;
 
-use support::Env;
+use support::{Env, set_config};
 
 /// busybox httpd on 8080 with a health page, two web replicas and a worker process.
 const TWO_PROCESSES: &str = r#"
@@ -195,26 +194,6 @@ command = ["/bin/busybox", "sh", "-c", "echo v2-starting; exec /bin/busybox http
         "only the old release's container: {names:?}"
     );
     env.teardown().await;
-}
-
-async fn set_config(env: &Env, app: &apps::AppRow, vars: &[(&str, Option<&str>)]) -> Applied {
-    let cipher = Cipher::new(env.config.secret_key.as_ref().unwrap().bytes());
-    let mut change = Change::default();
-    for (name, value) in vars {
-        match value {
-            Some(v) => change.set.push((
-                (*name).to_owned(),
-                cipher
-                    .seal(&crypto::config_var_aad(&app.id.to_string(), name), v)
-                    .unwrap(),
-            )),
-            None => change.unset.push((*name).to_owned()),
-        }
-    }
-    config_vars::change(&env.pool, app.id, &change, 100)
-        .await
-        .unwrap()
-        .unwrap()
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]

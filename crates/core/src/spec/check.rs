@@ -82,6 +82,7 @@ impl Checker<'_> {
             spec.target = Some(target.into_inner());
         }
         spec.build_args = self.variables("build.args", "a build arg", build.args)?;
+        spec.build_secrets = self.build_secrets(build.secrets.unwrap_or_default())?;
         if let Some(h) = raw.healthcheck {
             spec.healthcheck = self.healthcheck(h)?;
         }
@@ -214,6 +215,32 @@ impl Checker<'_> {
             checked.insert(name, value.into_inner());
         }
         Ok(checked)
+    }
+
+    /// Names of config vars, each at most once.
+    fn build_secrets(&self, raw: Vec<Spanned<String>>) -> Result<Vec<String>, SpecError> {
+        let mut names: Vec<String> = Vec::with_capacity(raw.len());
+        for name in raw {
+            if !is_env_name(name.get_ref()) {
+                return self.err(
+                    "build.secrets",
+                    name.span(),
+                    format!(
+                        "{:?} is not a config var name (letters, digits and '_', not starting with a digit)",
+                        name.get_ref()
+                    ),
+                );
+            }
+            if names.contains(name.get_ref()) {
+                return self.err(
+                    "build.secrets",
+                    name.span(),
+                    format!("{} is listed twice", name.get_ref()),
+                );
+            }
+            names.push(name.into_inner());
+        }
+        Ok(names)
     }
 
     fn port(&self, key: &str, port: &Spanned<i64>) -> Result<u16, SpecError> {

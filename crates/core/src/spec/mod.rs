@@ -1,6 +1,7 @@
 //! The app spec file, `slipway.toml` at the repository root (the path is set per app).
 //! It declares what the API's fields cannot: the port, the Dockerfile, build args and
-//! whether git submodules are fetched, the Dockerfile stage built, the health check, process types with their
+//! whether git submodules are fetched, the Dockerfile stage built, the config vars a
+//! build gets as secrets, the health check, process types with their
 //! commands, replicas and resource limits, the test command and companion services. A
 //! repository without it gets `AppSpec::default()`.
 //!
@@ -12,6 +13,7 @@
 //! args = { RUST_VERSION = "1.95" }
 //! submodules = true
 //! target = "runtime"
+//! secrets = ["NPM_TOKEN"]
 //!
 //! [healthcheck]
 //! path = "/healthz"

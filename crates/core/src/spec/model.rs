@@ -28,6 +28,10 @@ pub struct AppSpec {
     /// `[build] target`: the Dockerfile stage to build; the last one when `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// `[build] secrets`: config vars the build gets as BuildKit secrets
+    /// (`RUN --mount=type=secret,id=NAME`), by name, in the order written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_secrets: Vec<String>,
     pub healthcheck: HealthCheck,
     /// Always holds `web`, declared or not.
     pub processes: BTreeMap<String, ProcessSpec>,
@@ -43,6 +47,7 @@ impl Default for AppSpec {
             build_args: BTreeMap::new(),
             submodules: false,
             target: None,
+            build_secrets: Vec::new(),
             healthcheck: HealthCheck::default(),
             processes: BTreeMap::from([(WEB.to_owned(), ProcessSpec::default())]),
             test: None,

@@ -48,6 +48,7 @@ pub(super) struct RawBuild {
     pub(super) args: BTreeMap<String, Spanned<String>>,
     pub(super) submodules: Option<bool>,
     pub(super) target: Option<Spanned<String>>,
+    pub(super) secrets: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize, Default)]

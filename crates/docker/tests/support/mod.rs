@@ -90,6 +90,7 @@ pub fn build_request(tag: &str, labels: &[(&str, &str)]) -> BuildRequest {
             .collect(),
         build_args: HashMap::new(),
         target: None,
+        secrets: Default::default(),
         builder: Builder::BuildKit,
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use slipway_core::spec::AppSpec;
 use slipway_core::{BuilderChoice, Phase, labels};
-use slipway_docker::{BuildError, BuildRequest, Builder};
+use slipway_docker::{BuildError, BuildRequest, BuildSecrets, Builder};
 use slipway_source::Fetched;
 
 use super::{Run, human_bytes, humanize, stream};
@@ -30,6 +30,9 @@ struct Recipe {
     submodules: bool,
     /// The Dockerfile stage built (`[build] target`).
     target: Option<String>,
+    /// Config vars the build gets as secrets (`[build] secrets`). Not part of the
+    /// digest: like BuildKit's own cache, an image does not change with their values.
+    secrets: Vec<String>,
 }
 
 impl Recipe {
@@ -73,6 +76,7 @@ impl Run<'_> {
             build_args: spec.build_args.clone(),
             submodules: spec.submodules,
             target: spec.target.clone(),
+            secrets: spec.build_secrets.clone(),
         };
         let tag = format!(
             "{}:{}-{}",
@@ -128,10 +132,13 @@ impl Run<'_> {
         recipe: &Recipe,
     ) -> Result<Vec<u16>, Failure> {
         let builder = self.builder().await?;
+        let secrets = self.build_secrets(&recipe.secrets, builder).await?;
         self.slipway_line(format!("Building image {tag} with {}", builder.name()));
         self.built_image = Some(tag.to_owned());
         let started = std::time::Instant::now();
-        let mut built = self.build_once(fetched, tag, recipe, builder).await;
+        let mut built = self
+            .build_once(fetched, tag, recipe, builder, &secrets)
+            .await;
         if let Err(BuildError::Failed { message }) = &built {
             // Docker's layer cache is shared: an image removed elsewhere (another app's
             // teardown, say) can vanish from under a build that reused its layers.
@@ -140,7 +147,9 @@ impl Run<'_> {
                 self.slipway_line(
                     "The layer cache changed during the build; building again".into(),
                 );
-                built = self.build_once(fetched, tag, recipe, builder).await;
+                built = self
+                    .build_once(fetched, tag, recipe, builder, &secrets)
+                    .await;
             }
         }
         let built = built.map_err(|e| match e {
@@ -203,6 +212,7 @@ impl Run<'_> {
         tag: &str,
         recipe: &Recipe,
         builder: Builder,
+        secrets: &BuildSecrets,
     ) -> Result<slipway_docker::BuiltImage, BuildError> {
         let abort = Arc::new(AtomicBool::new(false));
         let (context, context_task) = stream::stream_context(
@@ -222,6 +232,7 @@ impl Run<'_> {
             labels: app_images::image_labels(&self.ctx.config.network, &self.job.app.name),
             build_args: recipe.build_args.clone().into_iter().collect(),
             target: recipe.target.clone(),
+            secrets: secrets.clone(),
             builder,
         };
         let sink = self.log.clone();

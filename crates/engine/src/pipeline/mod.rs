@@ -4,6 +4,7 @@
 //! previous one is retired.
 
 mod build;
+mod build_secrets;
 mod origin;
 mod release;
 mod remote;

@@ -5,10 +5,12 @@
 
 use std::time::Duration;
 
-use slipway_core::{Config, DeploymentStatus};
+use slipway_core::crypto::{self, Cipher};
+use slipway_core::{Config, DeploymentStatus, Phase};
 use slipway_docker::DockerClient;
 use slipway_engine::{Context, Worker};
 use slipway_store::apps::{self, NewApp, Owner};
+use slipway_store::config_vars::{self, Applied, Change};
 use slipway_store::deployments::{self, DeploymentRow};
 use slipway_store::{PgPool, containers, logs};
 use slipway_testkit::TestRepo;
@@ -122,6 +124,19 @@ impl Env {
             self.log_text(id).await
         );
         row
+    }
+
+    /// Waits for the deployment to fail in `phase`; returns the reason.
+    pub async fn wait_failed(&self, id: Uuid, phase: Phase) -> String {
+        let row = self.wait_finished(id).await;
+        assert_eq!(
+            (row.status, row.failed_phase),
+            (DeploymentStatus::Failed, Some(phase)),
+            "{:?}\n{}",
+            row.reason,
+            self.log_text(id).await
+        );
+        row.reason.unwrap_or_default()
     }
 
     pub async fn wait_for_log(&self, id: Uuid, needle: &str) {
@@ -268,6 +283,28 @@ impl Drop for Env {
         }
         docker(&["network", "rm", &self.config.network]);
     }
+}
+
+/// Sets (`Some`) and unsets (`None`) the app's config vars as the API would: sealed
+/// with the installation's key.
+pub async fn set_config(env: &Env, app: &apps::AppRow, vars: &[(&str, Option<&str>)]) -> Applied {
+    let cipher = Cipher::new(env.config.secret_key.as_ref().unwrap().bytes());
+    let mut change = Change::default();
+    for (name, value) in vars {
+        match value {
+            Some(v) => change.set.push((
+                (*name).to_owned(),
+                cipher
+                    .seal(&crypto::config_var_aad(&app.id.to_string(), name), v)
+                    .unwrap(),
+            )),
+            None => change.unset.push((*name).to_owned()),
+        }
+    }
+    config_vars::change(&env.pool, app.id, &change, 100)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Builds the busybox web app (serving `page`) straight through the Docker API, with

@@ -13,6 +13,7 @@ dockerfile = "docker/Dockerfile"
 args = { RUST_VERSION = "1.95" }
 submodules = true
 target = "runtime"
+secrets = ["NPM_TOKEN"]
 
 [healthcheck]
 path = "/healthz"
@@ -70,6 +71,7 @@ fn the_documented_example_parses() {
         build_args: BTreeMap::from([("RUST_VERSION".into(), "1.95".into())]),
         submodules: true,
         target: Some("runtime".into()),
+        build_secrets: vec!["NPM_TOKEN".into()],
         healthcheck: HealthCheck {
             path: "/healthz".into(),
             timeout: Some(Duration::from_secs(60)),
@@ -223,6 +225,32 @@ fn build_target_names_a_stage() {
     // Specs stored before the key existed have no target.
     let json = serde_json::to_value(AppSpec::default()).unwrap();
     assert!(json.get("target").is_none());
+}
+
+#[test]
+fn build_secrets_name_config_vars_once_each() {
+    assert!(parse("").unwrap().build_secrets.is_empty());
+    let spec = parse("[build]\nsecrets = [\"NPM_TOKEN\", \"_gh2\"]\n").unwrap();
+    assert_eq!(spec.build_secrets, ["NPM_TOKEN", "_gh2"]);
+    for (bad, column, message) in [
+        ("[\"2FA\"]", 12, "not a config var name"),
+        ("[\"A\", \"NPM-TOKEN\"]", 17, "not a config var name"),
+        ("[\"\"]", 12, "not a config var name"),
+        ("[\"A\", \"B\", \"A\"]", 22, "A is listed twice"),
+    ] {
+        let e = error(&format!("[build]\nsecrets = {bad}\n"));
+        assert_eq!(
+            (e.key.as_deref(), e.line, e.column),
+            (Some("build.secrets"), 2, column),
+            "{bad}: {e}"
+        );
+        assert!(e.message.contains(message), "{bad}: {e}");
+    }
+    let e = error("[build]\nsecrets = \"NPM_TOKEN\"\n");
+    assert!(e.to_string().contains("build.secrets"), "{e}");
+    // Specs stored before the key existed have none.
+    let json = serde_json::to_value(AppSpec::default()).unwrap();
+    assert!(json.get("build_secrets").is_none());
 }
 
 #[test]
