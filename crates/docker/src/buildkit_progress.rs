@@ -55,7 +55,9 @@ impl Progress {
         // BuildKit's own bookkeeping (loading the Dockerfile, the context, metadata)
         // is noise unless it fails.
         let internal = step.name.starts_with("[internal]") || step.name == "copy /context /";
-        let started = vertex.started.is_some() || vertex.cached;
+        // A step another build ran at the same moment can arrive already completed,
+        // never seen started: it is still one of this build's steps.
+        let started = vertex.started.is_some() || vertex.cached || vertex.completed.is_some();
         if started && !step.announced {
             step.announced = true;
             if vertex.cached && !internal {
