@@ -15,5 +15,5 @@ pub mod token;
 pub mod validate;
 
 pub use config::{BuilderChoice, Config, ConfigError, SecretKey};
-pub use status::{DeploymentStatus, Kind, Phase};
+pub use status::{DeploymentStatus, Kind, Phase, TestRunStatus};
 pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

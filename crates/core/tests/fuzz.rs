@@ -848,6 +848,8 @@ fn valid_spec(flavor: Flavor) -> impl Strategy<Value = (Doc, AppSpec)> {
                     spec.test = Some(TestSpec {
                         command: words,
                         timeout: timeout.map_or(Duration::from_secs(600), |t| t.1),
+                        target: None,
+                        report: None,
                     });
                 }
                 for (name, (image, env, port, form)) in services {

@@ -1,0 +1,149 @@
+//! A JUnit XML report, as test runners write it (`[test] report`), read into the counts
+//! and failures a test run shows. Suites nest; every test case counts once.
+
+use slipway_store::test_runs::{TestCounts, TestFailure};
+
+/// Failures listed on a run; the counts still cover all of them.
+const MAX_FAILURES: usize = 100;
+/// A failure's message is its first line, at most this many characters.
+const MAX_MESSAGE: usize = 500;
+
+/// The report's counts and failed cases, or why it could not be read (worded for the
+/// run's note).
+pub(crate) fn read(xml: &[u8]) -> Result<(TestCounts, Vec<TestFailure>), String> {
+    let suites = junit_parser::from_reader(std::io::BufReader::new(xml))
+        .map_err(|e| format!("the JUnit report is not valid: {e}"))?;
+    let mut counts = TestCounts::default();
+    let mut failures = Vec::new();
+    for suite in &suites.suites {
+        walk(suite, &mut counts, &mut failures);
+    }
+    if counts.total == 0 && suites.suites.is_empty() {
+        return Err("the JUnit report holds no test suite".into());
+    }
+    Ok((counts, failures))
+}
+
+fn walk(suite: &junit_parser::TestSuite, counts: &mut TestCounts, failures: &mut Vec<TestFailure>) {
+    use junit_parser::TestStatus;
+    for case in &suite.cases {
+        counts.total = counts.total.saturating_add(1);
+        let message = match &case.status {
+            TestStatus::Success => {
+                counts.passed = counts.passed.saturating_add(1);
+                continue;
+            }
+            TestStatus::Skipped(_) => {
+                counts.skipped = counts.skipped.saturating_add(1);
+                continue;
+            }
+            TestStatus::Failure(f) => first_line(&f.message, &f.text),
+            TestStatus::Error(e) => first_line(&e.message, &e.text),
+        };
+        counts.failed = counts.failed.saturating_add(1);
+        if failures.len() < MAX_FAILURES {
+            failures.push(TestFailure {
+                suite: case
+                    .classname
+                    .clone()
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| suite.name.clone()),
+                name: case.name.clone(),
+                message,
+            });
+        }
+    }
+    for inner in &suite.suites {
+        walk(inner, counts, failures);
+    }
+}
+
+/// The failure's `message` attribute, else the first line of its text.
+fn first_line(message: &str, text: &str) -> String {
+    let source = if message.trim().is_empty() { text } else { message };
+    source
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_MESSAGE)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example of the JUnit XML format as documented by the testmoapp/junitxml
+    /// reference (the common format CI services read), trimmed of properties.
+    const DOCUMENTED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="Test run" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23">
+    <testsuite name="Tests.Registration" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23" file="tests/registration.code">
+        <system-out>Data written to standard out.</system-out>
+        <system-err>Data written to standard error.</system-err>
+        <testcase name="testCase1" classname="Tests.Registration" assertions="2" time="2.436" file="tests/registration.code" line="24"/>
+        <testcase name="testCase2" classname="Tests.Registration" assertions="6" time="1.534" file="tests/registration.code" line="62"/>
+        <testcase name="testCase3" classname="Tests.Registration" assertions="3" time="0.822" file="tests/registration.code" line="102"/>
+        <testcase name="testCase4" classname="Tests.Registration" assertions="0" time="0" file="tests/registration.code" line="164">
+            <skipped message="Test was skipped."/>
+        </testcase>
+        <testcase name="testCase5" classname="Tests.Registration" assertions="2" time="2.902412" file="tests/registration.code" line="202">
+            <failure message="Expected value did not match." type="AssertionError">
+                <!-- Failure description or stack trace -->
+            </failure>
+        </testcase>
+        <testcase name="testCase6" classname="Tests.Registration" assertions="0" time="3.819" file="tests/registration.code" line="235">
+            <error message="Division by zero." type="ArithmeticError">
+                <!-- Error description or stack trace -->
+            </error>
+        </testcase>
+        <testcase name="testCase7" classname="Tests.Registration" assertions="3" time="2.944" file="tests/registration.code" line="287">
+            <system-out>Data written to standard out.</system-out>
+            <system-err>Data written to standard error.</system-err>
+        </testcase>
+        <testcase name="testCase8" classname="Tests.Registration" assertions="4" time="1.625275" file="tests/registration.code" line="302">
+            <properties>
+                <property name="attachment" value="screenshots/dashboard.png"/>
+            </properties>
+        </testcase>
+    </testsuite>
+</testsuites>
+"#;
+
+    #[test]
+    fn the_documented_example_gives_its_counts_and_failures() {
+        let (counts, failures) = read(DOCUMENTED.as_bytes()).unwrap();
+        assert_eq!(
+            counts,
+            TestCounts {
+                total: 8,
+                passed: 5,
+                failed: 2,
+                skipped: 1
+            }
+        );
+        let names: Vec<_> = failures
+            .iter()
+            .map(|f| (f.suite.as_str(), f.name.as_str(), f.message.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "Tests.Registration",
+                    "testCase5",
+                    "Expected value did not match."
+                ),
+                ("Tests.Registration", "testCase6", "Division by zero."),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_report_is_an_error_not_a_panic() {
+        for bad in ["", "not xml", "<testsuites><testsuite name=\"x\">", "<html/>"] {
+            assert!(read(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+    }
+}
