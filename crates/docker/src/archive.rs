@@ -26,8 +26,13 @@ impl DockerClient {
         path: &str,
         max_bytes: u64,
     ) -> Result<CopiedFile, DockerError> {
-        let options = DownloadFromContainerOptionsBuilder::new().path(path).build();
-        let mut chunks = Box::pin(self.docker.download_from_container(container, Some(options)));
+        let options = DownloadFromContainerOptionsBuilder::new()
+            .path(path)
+            .build();
+        let mut chunks = Box::pin(
+            self.docker
+                .download_from_container(container, Some(options)),
+        );
         let mut archive = Vec::new();
         // The tar adds headers and padding around the file: allow for them.
         let limit = max_bytes.saturating_add(64 * 1024);

@@ -48,7 +48,8 @@ fn walk(suite: &junit_parser::TestSuite, counts: &mut TestCounts, failures: &mut
                     .clone()
                     .filter(|c| !c.is_empty())
                     .unwrap_or_else(|| suite.name.clone()),
-                name: case.name.clone(),
+                // `name` is prefixed with the class name; the report's own is this.
+                name: case.original_name.clone(),
                 message,
             });
         }
@@ -60,7 +61,11 @@ fn walk(suite: &junit_parser::TestSuite, counts: &mut TestCounts, failures: &mut
 
 /// The failure's `message` attribute, else the first line of its text.
 fn first_line(message: &str, text: &str) -> String {
-    let source = if message.trim().is_empty() { text } else { message };
+    let source = if message.trim().is_empty() {
+        text
+    } else {
+        message
+    };
     source
         .trim()
         .lines()
@@ -142,7 +147,12 @@ mod tests {
 
     #[test]
     fn a_malformed_report_is_an_error_not_a_panic() {
-        for bad in ["", "not xml", "<testsuites><testsuite name=\"x\">", "<html/>"] {
+        for bad in [
+            "",
+            "not xml",
+            "<testsuites><testsuite name=\"x\">",
+            "<html/>",
+        ] {
             assert!(read(bad.as_bytes()).is_err(), "{bad:?}");
         }
     }

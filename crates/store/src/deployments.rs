@@ -104,7 +104,12 @@ pub(crate) async fn supersede(
     .await?;
     if !stale.is_empty() {
         let note = format!("its deployment was superseded by deployment {by}");
-        test_runs::finish(conn, &stale, &Ending::new(TestRunStatus::Cancelled, Some(note))).await?;
+        test_runs::finish(
+            conn,
+            &stale,
+            &Ending::new(TestRunStatus::Cancelled, Some(note)),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -115,7 +115,13 @@ pub async fn create(
         .bind(Kind::Test)
         .execute(&mut *tx)
         .await?;
-    events::record(&mut tx, deployment_id, DeploymentStatus::Pending, Some("test run")).await?;
+    events::record(
+        &mut tx,
+        deployment_id,
+        DeploymentStatus::Pending,
+        Some("test run"),
+    )
+    .await?;
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO test_runs (id, app_id, deployment_id, git_ref, command, command_override,
@@ -262,7 +268,9 @@ pub(crate) async fn requeued(
 
 /// Bound as text: the column is text, not a Postgres enum.
 fn unfinished() -> Vec<&'static str> {
-    TestRunStatus::UNFINISHED.map(TestRunStatus::as_str).to_vec()
+    TestRunStatus::UNFINISHED
+        .map(TestRunStatus::as_str)
+        .to_vec()
 }
 
 async fn fetch<'e>(conn: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<TestRunRow, StoreError> {

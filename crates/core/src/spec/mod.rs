@@ -60,8 +60,8 @@ mod raw;
 mod units;
 
 pub use model::{
-    AppSpec, DEFAULT_SPEC_PATH, DEFAULT_TEST_TIMEOUT, HealthCheck, MAX_REPLICAS, MAX_TEST_TIMEOUT, MIN_MEMORY, ProcessSpec, ServiceSpec,
-    SpecError, StatusRange, TestSpec, WEB,
+    AppSpec, DEFAULT_SPEC_PATH, DEFAULT_TEST_TIMEOUT, HealthCheck, MAX_REPLICAS, MAX_TEST_TIMEOUT,
+    MIN_MEMORY, ProcessSpec, ServiceSpec, SpecError, StatusRange, TestSpec, WEB,
 };
 pub use units::parse_bytes;
 

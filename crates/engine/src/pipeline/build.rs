@@ -118,7 +118,9 @@ impl Run<'_> {
             ..recipe
         };
         let test_tag = recipe.tag(&app.name, &fetched.commit_sha);
-        self.slipway_line(format!("Building stage {target} for the tests ([test] target)"));
+        self.slipway_line(format!(
+            "Building stage {target} for the tests ([test] target)"
+        ));
         let built = self.build_unless_built(&fetched, &test_tag, &recipe).await;
         // The release's image stays the one to clean up if this run fails.
         if self.built_image.as_deref() == Some(test_tag.as_str()) {

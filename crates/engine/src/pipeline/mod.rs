@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slipway_core::display::{human_bytes, short_sha};
-use slipway_core::validate::redact;
 use slipway_core::spec::AppSpec;
+use slipway_core::validate::redact;
 use slipway_core::{DeploymentStatus, Kind, Phase, TestRunStatus};
 use slipway_source::Fetched;
 use slipway_store::queue::Job;
@@ -369,7 +369,10 @@ impl Run<'_> {
                 // queued again keeps its run queued. Anything else leaves it in error.
                 if let Ok(now) = lease.status().await
                     && !now.is_unfinished()
-                    && !matches!(now, DeploymentStatus::Cancelled | DeploymentStatus::Superseded)
+                    && !matches!(
+                        now,
+                        DeploymentStatus::Cancelled | DeploymentStatus::Superseded
+                    )
                 {
                     let note = format!("the deployment that carried it is {now}");
                     self.end_test_run(Ending::new(TestRunStatus::Error, Some(note)))

@@ -43,10 +43,7 @@ pub(super) async fn create_labelled(
     labels: HashMap<String, String>,
 ) -> Result<(), RuntimeError> {
     let docker_error = |e: slipway_docker::DockerError| {
-        docker_err(
-            &format!("Docker Engine error creating network {name}"),
-            e,
-        )
+        docker_err(&format!("Docker Engine error creating network {name}"), e)
     };
     let subnets = rt.config.app_subnets;
     if subnets == AppSubnets::Docker {

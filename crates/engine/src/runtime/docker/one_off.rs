@@ -56,7 +56,10 @@ pub(super) async fn remove_networks(
     app: &str,
 ) -> Result<(), slipway_docker::DockerError> {
     rt.docker
-        .remove_networks_labelled(&[(LABEL_ONE_OFF_NETWORK, &rt.config.network), (LABEL_APP, app)])
+        .remove_networks_labelled(&[
+            (LABEL_ONE_OFF_NETWORK, &rt.config.network),
+            (LABEL_APP, app),
+        ])
         .await
 }
 
