@@ -205,8 +205,10 @@ fn judge(
     completed: &Completed,
     tail: &[String],
 ) -> (Ending, Result<String, String>) {
-    let mut ending = Ending::default();
-    ending.exit_code = completed.exit_code.and_then(|c| i32::try_from(c).ok());
+    let mut ending = Ending {
+        exit_code: completed.exit_code.and_then(|c| i32::try_from(c).ok()),
+        ..Ending::default()
+    };
     if let (Some(path), Some(collected)) = (&plan.report, &completed.collected) {
         match collected {
             Collected::File(xml) => match crate::test_report::read(xml) {
