@@ -393,23 +393,38 @@ async fn logs_query_parameters_are_validated(pool: PgPool) {
     assert_eq!(empty, json!({"lines": [], "next_after": 0}));
 }
 
-/// What a user does: POST the app, wait, and find it serving, with its build in the logs.
-#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
-async fn post_to_serving_through_the_api(pool: PgPool) {
-    let config = config(true);
+/// A real worker on the real Docker Engine, in this process; stop it with the token.
+async fn spawn_worker(
+    pool: &PgPool,
+    config: &Config,
+    id: &str,
+) -> (
+    DockerClient,
+    tempfile::TempDir,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
+) {
     let docker = slipway_testkit::docker(DockerClient::connect(None).await);
     let work = tempfile::tempdir().unwrap();
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
     let worker = Worker::new(
         Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
-        "api-test",
+        id,
     );
     let stop = CancellationToken::new();
     let worker_task = tokio::spawn({
         let stop = stop.clone();
         async move { worker.run(stop).await }
     });
+    (docker, work, stop, worker_task)
+}
+
+/// What a user does: POST the app, wait, and find it serving, with its build in the logs.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn post_to_serving_through_the_api(pool: PgPool) {
+    let config = config(true);
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "api-test").await;
     let api = app(pool, config.clone()).await;
     let before = scrape(&api).await;
 
@@ -690,19 +705,7 @@ async fn finished_run(api: &ApiClient, id: &str) -> Value {
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn test_runs_through_the_api(pool: PgPool) {
     let config = config(true);
-    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
-    let work = tempfile::tempdir().unwrap();
-    let mut worker_config = config.clone();
-    worker_config.work_dir = work.path().to_path_buf();
-    let worker = Worker::new(
-        Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
-        "api-test-runs",
-    );
-    let stop = CancellationToken::new();
-    let worker_task = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(stop).await }
-    });
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "api-test-runs").await;
     let api = app(pool, config.clone()).await;
 
     // A report of one suite with one failing case of three, as JUnit's own XML shows them.

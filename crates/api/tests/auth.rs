@@ -12,7 +12,10 @@ use slipway_store::PgPool;
 use slipway_testkit::{ApiClient, Reply, user_with_token};
 
 fn api(pool: PgPool) -> ApiClient {
-    let config = Config::for_tests("unused", "slipway-test-auth", std::env::temp_dir());
+    let mut config = Config::for_tests("unused", "slipway-test-auth", std::env::temp_dir());
+    // These tests probe every route several times with one token; rate limits are
+    // tested on their own (tests/limits.rs).
+    config.rate_limit = 0;
     ApiClient::new(router(AppState::new(pool, config)))
 }
 

@@ -80,45 +80,9 @@ fn first_line(message: &str, text: &str) -> String {
 mod tests {
     use super::*;
 
-    /// The example of the JUnit XML format as documented by the testmoapp/junitxml
-    /// reference (the common format CI services read), trimmed of properties.
-    const DOCUMENTED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="Test run" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23">
-    <testsuite name="Tests.Registration" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23" file="tests/registration.code">
-        <system-out>Data written to standard out.</system-out>
-        <system-err>Data written to standard error.</system-err>
-        <testcase name="testCase1" classname="Tests.Registration" assertions="2" time="2.436" file="tests/registration.code" line="24"/>
-        <testcase name="testCase2" classname="Tests.Registration" assertions="6" time="1.534" file="tests/registration.code" line="62"/>
-        <testcase name="testCase3" classname="Tests.Registration" assertions="3" time="0.822" file="tests/registration.code" line="102"/>
-        <testcase name="testCase4" classname="Tests.Registration" assertions="0" time="0" file="tests/registration.code" line="164">
-            <skipped message="Test was skipped."/>
-        </testcase>
-        <testcase name="testCase5" classname="Tests.Registration" assertions="2" time="2.902412" file="tests/registration.code" line="202">
-            <failure message="Expected value did not match." type="AssertionError">
-                <!-- Failure description or stack trace -->
-            </failure>
-        </testcase>
-        <testcase name="testCase6" classname="Tests.Registration" assertions="0" time="3.819" file="tests/registration.code" line="235">
-            <error message="Division by zero." type="ArithmeticError">
-                <!-- Error description or stack trace -->
-            </error>
-        </testcase>
-        <testcase name="testCase7" classname="Tests.Registration" assertions="3" time="2.944" file="tests/registration.code" line="287">
-            <system-out>Data written to standard out.</system-out>
-            <system-err>Data written to standard error.</system-err>
-        </testcase>
-        <testcase name="testCase8" classname="Tests.Registration" assertions="4" time="1.625275" file="tests/registration.code" line="302">
-            <properties>
-                <property name="attachment" value="screenshots/dashboard.png"/>
-            </properties>
-        </testcase>
-    </testsuite>
-</testsuites>
-"#;
-
     #[test]
     fn the_documented_example_gives_its_counts_and_failures() {
-        let (counts, failures) = read(DOCUMENTED.as_bytes()).unwrap();
+        let (counts, failures) = read(slipway_testkit::JUNIT_EXAMPLE.as_bytes()).unwrap();
         assert_eq!(
             counts,
             TestCounts {

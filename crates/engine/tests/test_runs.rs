@@ -13,32 +13,9 @@ use slipway_core::{DeploymentStatus, Phase, TestRunStatus};
 use slipway_store::config_vars::{self, Applied, Change};
 use slipway_store::test_runs::{self, NewTestRun, TestRunRow};
 use slipway_store::{PgPool, containers, deployments};
-use slipway_testkit::{TestRepo, web_app_files, web_app_files_with_spec};
+use slipway_testkit::{JUNIT_EXAMPLE as JUNIT, TestRepo, web_app_files, web_app_files_with_spec};
 use support::Env;
 use uuid::Uuid;
-
-/// The JUnit example documented by the testmoapp/junitxml reference (the format CI
-/// services read), trimmed of properties: 8 cases, 1 failure, 1 error, 1 skipped.
-const JUNIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<testsuites name="Test run" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23">
-    <testsuite name="Tests.Registration" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23" file="tests/registration.code">
-        <testcase name="testCase1" classname="Tests.Registration" assertions="2" time="2.436" file="tests/registration.code" line="24"/>
-        <testcase name="testCase2" classname="Tests.Registration" assertions="6" time="1.534" file="tests/registration.code" line="62"/>
-        <testcase name="testCase3" classname="Tests.Registration" assertions="3" time="0.822" file="tests/registration.code" line="102"/>
-        <testcase name="testCase4" classname="Tests.Registration" assertions="0" time="0" file="tests/registration.code" line="164">
-            <skipped message="Test was skipped."/>
-        </testcase>
-        <testcase name="testCase5" classname="Tests.Registration" assertions="2" time="2.902412" file="tests/registration.code" line="202">
-            <failure message="Expected value did not match." type="AssertionError"/>
-        </testcase>
-        <testcase name="testCase6" classname="Tests.Registration" assertions="0" time="3.819" file="tests/registration.code" line="235">
-            <error message="Division by zero." type="ArithmeticError"/>
-        </testcase>
-        <testcase name="testCase7" classname="Tests.Registration" assertions="3" time="2.944" file="tests/registration.code" line="287"/>
-        <testcase name="testCase8" classname="Tests.Registration" assertions="4" time="1.625275" file="tests/registration.code" line="302"/>
-    </testsuite>
-</testsuites>
-"#;
 
 /// A `[test]` table running `script` with busybox's shell.
 fn test_spec(script: &str, extra: &str) -> String {
