@@ -420,6 +420,39 @@ async fn spawn_worker(
     (docker, work, stop, worker_task)
 }
 
+/// Deletes the app, waits for the worker to remove its containers, then stops the worker
+/// and removes the test's networks.
+async fn delete_and_stop(
+    api: &ApiClient,
+    docker: &DockerClient,
+    name: &str,
+    config: &Config,
+    stop: CancellationToken,
+    worker_task: tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
+) {
+    let deleted = api.delete(&format!("/api/v1/apps/{name}")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !docker
+        .list_containers(&[("slipway.app", name)])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "containers still present 30s after DELETE"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker_task.await.unwrap().unwrap();
+    let _ = docker
+        .remove_networks_labelled(&[("slipway.network", &config.network)])
+        .await;
+    let _ = docker.remove_network(&config.network).await;
+}
+
 /// What a user does: POST the app, wait, and find it serving, with its build in the logs.
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn post_to_serving_through_the_api(pool: PgPool) {
@@ -597,31 +630,7 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         "{after}"
     );
 
-    assert_eq!(
-        api.call("DELETE", &format!("/api/v1/apps/{name}"), None)
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !docker
-        .list_containers(&[("slipway.app", name.as_str())])
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "containers still present 30s after DELETE"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    worker_task.await.unwrap().unwrap();
-    let _ = docker
-        .remove_networks_labelled(&[("slipway.network", &config.network)])
-        .await;
-    let _ = docker.remove_network(&config.network).await;
+    delete_and_stop(&api, &docker, &name, &config, stop, worker_task).await;
 }
 
 async fn scrape(api: &ApiClient) -> String {
@@ -830,21 +839,5 @@ async fn test_runs_through_the_api(pool: PgPool) {
         .await;
     assert_error(&late, StatusCode::CONFLICT, None);
 
-    let deleted = api.delete(&format!("/api/v1/apps/{name}")).await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !docker
-        .list_containers(&[("slipway.app", name.as_str())])
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "containers left after DELETE"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    worker_task.await.unwrap().unwrap();
+    delete_and_stop(&api, &docker, &name, &config, stop, worker_task).await;
 }
