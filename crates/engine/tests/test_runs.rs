@@ -335,3 +335,39 @@ async fn a_standalone_run_releases_nothing_reuses_the_image_and_can_be_cancelled
     assert_eq!(listed.items.len(), 1, "test runs' carriers are not listed");
     env.teardown().await;
 }
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn tests_run_in_the_test_target_stage(pool: PgPool) {
+    let mut env = Env::new(pool).await;
+    // Only the `test` stage has the test script; the released image has none.
+    let dockerfile = "FROM scratch AS base\n\
+COPY busybox /bin/busybox\n\
+COPY www /www\n\
+FROM base AS test\n\
+COPY check.sh /check.sh\n\
+FROM base\n\
+CMD [\"/bin/busybox\",\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"]\n";
+    let spec = "[test]\ncommand = \"/bin/busybox sh /check.sh\"\ntarget = \"test\"\n";
+    let mut files = slipway_testkit::web_app_files_with_dockerfile("staged", dockerfile);
+    files.push(("slipway.toml".into(), spec.as_bytes().to_vec()));
+    files.push(("check.sh".into(), b"echo the test stage ran".to_vec()));
+    let repo = TestRepo::with_files(files);
+    env.start_worker("w1");
+    let (app, first) = env.create_app(&repo, None).await;
+    let first = env.wait_running(first.id).await;
+    let log = env.log_text(first.id).await;
+    assert!(log.contains("the test stage ran"), "{log}");
+    assert_eq!(run_of(&env, first.id).await.status, TestRunStatus::Passed);
+    let images: Vec<String> = env
+        .labelled_images(&app.name)
+        .await
+        .into_iter()
+        .flat_map(|i| i.tags)
+        .collect();
+    assert_eq!(
+        images,
+        [first.image.clone().unwrap()],
+        "the test stage's image is removed"
+    );
+    env.teardown().await;
+}

@@ -121,11 +121,11 @@ impl Run<'_> {
         self.slipway_line(format!(
             "Building stage {target} for the tests ([test] target)"
         ));
+        // The test stage's image is removed after the tests, not with a failed run's
+        // artifacts: what this run built of the release's image stays as it was.
+        let release_image = self.built_image.clone();
         let built = self.build_unless_built(&fetched, &test_tag, &recipe).await;
-        // The release's image stays the one to clean up if this run fails.
-        if self.built_image.as_deref() == Some(test_tag.as_str()) {
-            self.built_image = Some(tag);
-        }
+        self.built_image = release_image;
         built?;
         Ok(Some(test_tag))
     }
