@@ -61,6 +61,18 @@ pub enum Command {
         #[arg(long)]
         no_follow: bool,
     },
+    /// Run the app's tests on a commit without releasing it, and follow the run.
+    /// Exits non-zero unless the tests pass.
+    Test {
+        #[command(flatten)]
+        app: AppArg,
+        /// A branch, tag or commit (default: the app's branch).
+        #[arg(long = "ref", value_name = "REF")]
+        git_ref: Option<String>,
+        /// Run this instead of the spec's `[test] command`.
+        #[arg(long, value_name = "COMMAND")]
+        command: Option<String>,
+    },
     /// An app's deployments.
     #[command(subcommand)]
     Deployments(DeploymentsCommand),

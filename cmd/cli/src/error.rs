@@ -19,7 +19,8 @@ pub enum CliError {
     Unreachable { url: String, detail: String },
     /// Bad input caught before any request was sent.
     Usage(String),
-    /// A followed deployment ended in another state than `running`; already reported.
+    /// A followed deployment ended in another state than `running`, or a followed test
+    /// run did not pass; already reported.
     DeploymentFailed,
     /// Anything else (an unreadable config file, an unexpected response body).
     Other(String),

@@ -19,15 +19,30 @@ const DRAIN_AT_MOST: Duration = Duration::from_secs(3);
 pub async fn print_build_lines(
     client: &Client,
     id: &str,
+    after: i64,
+    progress: &mut Progress,
+) -> Result<i64> {
+    print_lines(
+        client,
+        &format!("/api/v1/deployments/{id}/logs"),
+        after,
+        progress,
+    )
+    .await
+}
+
+/// Prints every line after `after` of the log at `logs` (a deployment's or a test
+/// run's), page by page; returns the new cursor.
+pub async fn print_lines(
+    client: &Client,
+    logs: &str,
     mut after: i64,
     progress: &mut Progress,
 ) -> Result<i64> {
     loop {
         let page: BuildLines = parse(
             client
-                .get(&format!(
-                    "/api/v1/deployments/{id}/logs?after={after}&limit={PAGE}"
-                ))
+                .get(&format!("{logs}?after={after}&limit={PAGE}"))
                 .await?,
         )?;
         for line in &page.lines {
@@ -61,7 +76,13 @@ pub async fn follow(client: &Client, id: &str) -> Result<()> {
         let finished = !d.is_unfinished();
         if finished {
             // Before the last phase line, so that phase's trailing lines sit above it.
-            drain(client, id, after, &mut progress).await?;
+            drain(
+                client,
+                &format!("/api/v1/deployments/{id}/logs"),
+                after,
+                &mut progress,
+            )
+            .await?;
         }
         // Every phase but the last has ended; the last ends with the deployment.
         let ended = if finished {
@@ -100,12 +121,18 @@ pub async fn follow(client: &Client, id: &str) -> Result<()> {
     report(client, &deployment).await
 }
 
-async fn drain(client: &Client, id: &str, mut after: i64, progress: &mut Progress) -> Result<()> {
+/// Reads the log at `logs` after its owner finished, until it is quiet.
+pub async fn drain(
+    client: &Client,
+    logs: &str,
+    mut after: i64,
+    progress: &mut Progress,
+) -> Result<()> {
     let started = tokio::time::Instant::now();
     let mut quiet_since = tokio::time::Instant::now();
     while quiet_since.elapsed() < QUIET && started.elapsed() < DRAIN_AT_MOST {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let next = print_build_lines(client, id, after, progress).await?;
+        let next = print_lines(client, logs, after, progress).await?;
         if next != after {
             after = next;
             quiet_since = tokio::time::Instant::now();

@@ -39,7 +39,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::client::Client;
-use crate::commands::{apps, config, deploy, deployments, logs, misc, users};
+use crate::commands::{apps, config, deploy, deployments, logs, misc, test, users};
 use crate::error::Result;
 
 #[tokio::main(flavor = "current_thread")]
@@ -76,6 +76,11 @@ async fn run(cli: Cli) -> Result<()> {
             git_ref,
             no_follow,
         } => deploy::deploy(&client, &app.app, git_ref, no_follow).await,
+        Command::Test {
+            app,
+            git_ref,
+            command,
+        } => test::run(&client, &app.app, git_ref, command).await,
         Command::Deployments(c) => deployments::run(&client, c).await,
         Command::Logs {
             build: Some(id),

@@ -114,3 +114,37 @@ pub struct Process {
     pub replicas: u32,
     pub routed: bool,
 }
+
+#[derive(Deserialize, Debug)]
+pub struct TestRun {
+    pub id: String,
+    pub status: String,
+    pub commit_sha: Option<String>,
+    pub exit_code: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub tests: Option<TestCounts>,
+    #[serde(default)]
+    pub failures: Vec<TestFailure>,
+    pub note: Option<String>,
+}
+
+impl TestRun {
+    pub fn is_unfinished(&self) -> bool {
+        matches!(self.status.as_str(), "queued" | "building" | "running")
+    }
+}
+
+#[derive(Deserialize, Debug)]
+pub struct TestCounts {
+    pub total: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub skipped: i64,
+}
+
+#[derive(Deserialize, Debug)]
+pub struct TestFailure {
+    pub suite: String,
+    pub name: String,
+    pub message: String,
+}

@@ -241,6 +241,71 @@ async fn a_broken_build_fails_the_deploy_with_its_phase_and_reason(pool: PgPool)
 }
 
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn slipway_test_follows_a_run_and_fails_when_the_tests_fail(pool: PgPool) {
+    let config = config();
+    let worker = start_worker(pool.clone(), &config, "cli-test-runs").await;
+    let served = serve(pool, config.clone()).await;
+    let url = served.url.clone();
+    let home = tempfile::tempdir().unwrap();
+    login(&served, home.path()).await;
+    let junit = r#"<testsuite name="app.Checks" tests="2" failures="1">
+  <testcase classname="app.Checks" name="home_page"/>
+  <testcase classname="app.Checks" name="login"><failure message="expected 200, got 500"/></testcase>
+</testsuite>"#;
+    let spec = "[test]\ncommand = \"/bin/busybox cp /www/junit.xml /junit.xml\"\nreport = \"/junit.xml\"\n";
+    let mut files = slipway_testkit::web_app_files_with_spec("tested by the cli", Some(spec));
+    files.push(("www/junit.xml".into(), junit.as_bytes().to_vec()));
+    let repo = TestRepo::with_files(files);
+    let name = app_name();
+    let repo_url = repo.url();
+    slipway(
+        Some(&url),
+        home.path(),
+        &["apps", "create", &name, "--repo", &repo_url, "--no-follow"],
+    )
+    .await
+    .ok();
+
+    let failing = slipway(
+        Some(&url),
+        home.path(),
+        &[
+            "test",
+            "-a",
+            &name,
+            "--command",
+            "/bin/busybox sh -c 'echo from the tests; exit 2'",
+        ],
+    )
+    .await;
+    assert_ne!(failing.code, 0, "{failing}");
+    assert!(failing.stdout.contains("from the tests"), "{failing}");
+    assert!(failing.stderr.contains("failed (exit code 2)"), "{failing}");
+
+    let passing = slipway(Some(&url), home.path(), &["test", "-a", &name]).await;
+    assert_eq!(passing.code, 0, "{passing}");
+    assert!(
+        passing
+            .stdout
+            .contains("2 tests: 1 passed, 1 failed, 0 skipped")
+            && passing
+                .stdout
+                .contains("FAILED app.Checks.login: expected 200, got 500")
+            && passing.stdout.contains("Tests passed"),
+        "{passing}"
+    );
+
+    slipway(
+        Some(&url),
+        home.path(),
+        &["apps", "delete", "-a", &name, "--yes"],
+    )
+    .await
+    .ok();
+    worker.shut_down(&name, &config).await;
+}
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn errors_are_the_apis_messages_and_a_down_server_is_unreachable(pool: PgPool) {
     let served = serve(pool, config()).await;
     let url = served.url.clone();

@@ -17,6 +17,7 @@ use crate::views::{AppView, DeploymentView};
     tags(
         (name = "apps", description = "Apps and their configuration"),
         (name = "deployments", description = "Deployments (releases) and their logs"),
+        (name = "test runs", description = "A commit's tests, run before a release or on their own"),
         (name = "health", description = "Liveness and readiness"),
         (name = "users", description = "Users and API tokens"),
         (name = "live", description = "Live events and commands over a WebSocket"),

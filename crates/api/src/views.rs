@@ -1,6 +1,7 @@
 //! What the API returns: rows from the store shaped for users.
 
 pub(crate) mod processes;
+pub mod test_runs;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -414,23 +414,71 @@ async fn logs_query_parameters_are_validated(pool: PgPool) {
     assert_eq!(empty, json!({"lines": [], "next_after": 0}));
 }
 
-/// What a user does: POST the app, wait, and find it serving, with its build in the logs.
-#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
-async fn post_to_serving_through_the_api(pool: PgPool) {
-    let config = config(true);
+/// A real worker on the real Docker Engine, in this process; stop it with the token.
+async fn spawn_worker(
+    pool: &PgPool,
+    config: &Config,
+    id: &str,
+) -> (
+    DockerClient,
+    tempfile::TempDir,
+    CancellationToken,
+    tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
+) {
     let docker = slipway_testkit::docker(DockerClient::connect(None).await);
     let work = tempfile::tempdir().unwrap();
     let mut worker_config = config.clone();
     worker_config.work_dir = work.path().to_path_buf();
     let worker = Worker::new(
         Context::new(pool.clone(), docker.clone(), worker_config).unwrap(),
-        "api-test",
+        id,
     );
     let stop = CancellationToken::new();
     let worker_task = tokio::spawn({
         let stop = stop.clone();
         async move { worker.run(stop).await }
     });
+    (docker, work, stop, worker_task)
+}
+
+/// Deletes the app, waits for the worker to remove its containers, then stops the worker
+/// and removes the test's networks.
+async fn delete_and_stop(
+    api: &ApiClient,
+    docker: &DockerClient,
+    name: &str,
+    config: &Config,
+    stop: CancellationToken,
+    worker_task: tokio::task::JoinHandle<Result<(), slipway_engine::WorkerError>>,
+) {
+    let deleted = api.delete(&format!("/api/v1/apps/{name}")).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !docker
+        .list_containers(&[("slipway.app", name)])
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "containers still present 30s after DELETE"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    worker_task.await.unwrap().unwrap();
+    let _ = docker
+        .remove_networks_labelled(&[("slipway.network", &config.network)])
+        .await;
+    let _ = docker.remove_network(&config.network).await;
+}
+
+/// What a user does: POST the app, wait, and find it serving, with its build in the logs.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn post_to_serving_through_the_api(pool: PgPool) {
+    let config = config(true);
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "api-test").await;
     let api = app(pool, config.clone()).await;
     let before = scrape(&api).await;
 
@@ -603,31 +651,7 @@ async fn post_to_serving_through_the_api(pool: PgPool) {
         "{after}"
     );
 
-    assert_eq!(
-        api.call("DELETE", &format!("/api/v1/apps/{name}"), None)
-            .await
-            .status,
-        StatusCode::NO_CONTENT
-    );
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !docker
-        .list_containers(&[("slipway.app", name.as_str())])
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "containers still present 30s after DELETE"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    stop.cancel();
-    worker_task.await.unwrap().unwrap();
-    let _ = docker
-        .remove_networks_labelled(&[("slipway.network", &config.network)])
-        .await;
-    let _ = docker.remove_network(&config.network).await;
+    delete_and_stop(&api, &docker, &name, &config, stop, worker_task).await;
 }
 
 async fn scrape(api: &ApiClient) -> String {
@@ -688,4 +712,153 @@ async fn repo_url_credentials_are_redacted_and_metadata_hosts_refused(pool: PgPo
             got.text
         );
     }
+}
+
+/// Polls a test run until it ends; its JSON.
+async fn finished_run(api: &ApiClient, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let run = api
+            .call("GET", &format!("/api/v1/test-runs/{id}"), None)
+            .await
+            .json;
+        if !["queued", "building", "running"].contains(&run["status"].as_str().unwrap()) {
+            return run;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {run}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Standalone test runs through the API: validation, a failing and a passing run with
+/// its JUnit counts, the list, the log, and a cancel that comes too late.
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn test_runs_through_the_api(pool: PgPool) {
+    let config = config(true);
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "api-test-runs").await;
+    let api = app(pool, config.clone()).await;
+
+    // A report of one suite with one failing case of three, as JUnit's own XML shows them.
+    let junit = r#"<testsuite name="app.Checks" tests="3" failures="1" errors="0" skipped="0">
+  <testcase classname="app.Checks" name="home_page" time="0.01"/>
+  <testcase classname="app.Checks" name="about_page" time="0.01"/>
+  <testcase classname="app.Checks" name="login" time="0.02">
+    <failure message="expected 200, got 500" type="AssertionError">trace</failure>
+  </testcase>
+</testsuite>"#;
+    let spec = "[test]\ncommand = \"/bin/busybox sh -c '/bin/busybox mkdir -p /out && /bin/busybox cp /www/junit.xml /out/junit.xml'\"\nreport = \"/out/junit.xml\"\n";
+    let mut files = slipway_testkit::web_app_files_with_spec("api tests", Some(spec));
+    files.push(("www/junit.xml".into(), junit.as_bytes().to_vec()));
+    let repo = TestRepo::with_files(files);
+    let name = format!("t-{}", &Uuid::new_v4().simple().to_string()[..10]);
+    let body = json!({"name": name, "repo_url": repo.url()}).to_string();
+    let created = api.call("POST", "/api/v1/apps", Some(&body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let runs = format!("/api/v1/apps/{name}/test-runs");
+
+    for (body, field) in [
+        (json!({"commit": "not-a-sha"}), "commit"),
+        (json!({"ref": "main", "commit": "abcdef1"}), "commit"),
+        (json!({"ref": "a..b"}), "ref"),
+        (json!({"command": "echo 'unterminated"}), "command"),
+        (json!({"command": "  "}), "command"),
+    ] {
+        let got = api.post(&runs, body).await;
+        assert_error(&got, StatusCode::UNPROCESSABLE_ENTITY, Some(field));
+    }
+    let unknown = format!("/api/v1/test-runs/{}", Uuid::now_v7());
+    assert_error(&api.get(&unknown).await, StatusCode::NOT_FOUND, None);
+
+    let failing = api
+        .post(
+            &runs,
+            json!({"command": "/bin/busybox sh -c 'echo nope; exit 4'"}),
+        )
+        .await;
+    assert_eq!(failing.status, StatusCode::CREATED, "{}", failing.text);
+    assert_eq!(failing.json["status"], "queued");
+    let failing = finished_run(&api, failing.json["id"].as_str().unwrap()).await;
+    assert_eq!(failing["status"], "failed", "{failing}");
+    assert_eq!(failing["exit_code"], 4);
+    assert_eq!(failing["commit_sha"], repo.head().as_str());
+
+    let passing = api.post(&runs, json!({"commit": repo.head()})).await;
+    let id = passing.json["id"].as_str().unwrap().to_owned();
+    let passing = finished_run(&api, &id).await;
+    assert_eq!(passing["status"], "passed", "{passing}");
+    let keys: Vec<&str> = passing
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "app",
+            "command",
+            "commit_sha",
+            "duration_ms",
+            "exit_code",
+            "failures",
+            "finished_at",
+            "id",
+            "started_at",
+            "status",
+            "tests"
+        ],
+        "a standalone run has no deployment_id: {passing}"
+    );
+    assert_eq!(passing["app"], name.as_str());
+    assert_eq!(
+        passing["tests"],
+        json!({"total": 3, "passed": 2, "failed": 1, "skipped": 0})
+    );
+    assert_eq!(
+        passing["failures"],
+        json!([{"suite": "app.Checks", "name": "login", "message": "expected 200, got 500"}])
+    );
+    assert!(passing["duration_ms"].as_i64().unwrap() >= 0);
+
+    let first = created.json["deployment"]["id"].as_str().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while api.get(&format!("/api/v1/deployments/{first}")).await.json["status"] != "running" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first deployment never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let listed = api.get(&runs).await.json;
+    let listed = listed["test_runs"].as_array().unwrap();
+    assert_eq!(listed[0]["id"], id.as_str(), "newest first");
+    let mut statuses: Vec<&str> = listed
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    statuses.sort_unstable();
+    // The app's first deployment ran the spec's tests too, and says so.
+    assert_eq!(statuses, ["failed", "passed", "passed"]);
+    assert!(
+        listed
+            .iter()
+            .any(|r| r["deployment_id"] == created.json["deployment"]["id"]),
+        "{listed:?}"
+    );
+
+    let log = api
+        .call(
+            "GET",
+            &format!("/api/v1/test-runs/{id}/logs?format=text"),
+            None,
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK);
+    assert!(log.text.contains("Tests passed"), "{}", log.text);
+    let late = api
+        .post(&format!("/api/v1/test-runs/{id}/cancel"), json!({}))
+        .await;
+    assert_error(&late, StatusCode::CONFLICT, None);
+
+    delete_and_stop(&api, &docker, &name, &config, stop, worker_task).await;
 }

@@ -16,5 +16,5 @@ pub mod validate;
 pub mod webhook;
 
 pub use config::{BuilderChoice, Config, ConfigError, SecretKey};
-pub use status::{DeploymentStatus, Kind, Phase};
+pub use status::{DeploymentStatus, Kind, Phase, TestRunStatus};
 pub use validate::{AppName, DockerfilePath, GitRef, RepoUrl, ValidationError};

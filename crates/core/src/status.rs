@@ -35,10 +35,13 @@ pub enum DeploymentStatus {
     Crashed,
     /// Replaced by a rollback to an earlier release.
     RolledBack,
+    /// A test-only deployment (a standalone test run) whose tests passed; it releases
+    /// nothing.
+    Tested,
 }
 
 impl DeploymentStatus {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Pending,
         Self::Cloning,
         Self::Building,
@@ -50,6 +53,7 @@ impl DeploymentStatus {
         Self::Superseded,
         Self::Crashed,
         Self::RolledBack,
+        Self::Tested,
     ];
 
     /// Statuses in which a worker holds the deployment under a lease.
@@ -86,6 +90,7 @@ impl DeploymentStatus {
             Self::Superseded => "superseded",
             Self::Crashed => "crashed",
             Self::RolledBack => "rolled_back",
+            Self::Tested => "tested",
         }
     }
 
@@ -118,7 +123,7 @@ impl DeploymentStatus {
             (Pending, Cloning | Releasing | Cancelled | Superseded | Failed) => true,
             (Cloning, Building | Testing | Releasing) => true,
             (Building, Testing | Releasing) => true,
-            (Testing, Releasing) => true,
+            (Testing, Releasing | Tested) => true,
             (Releasing, Running) => true,
             (Cloning | Building | Testing | Releasing, Failed | Cancelled | Superseded) => true,
             // A lost worker's deployment goes back to the queue for its retry.
@@ -185,16 +190,20 @@ pub enum Kind {
     Config,
     /// An earlier release's image and config vars again.
     Rollback,
+    /// Clone, build (or reuse) and run the tests, releasing nothing: the carrier of a
+    /// standalone test run, never listed as a deployment.
+    Test,
 }
 
 impl Kind {
-    pub const ALL: [Self; 3] = [Self::Build, Self::Config, Self::Rollback];
+    pub const ALL: [Self; 4] = [Self::Build, Self::Config, Self::Rollback, Self::Test];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Build => "build",
             Self::Config => "config",
             Self::Rollback => "rollback",
+            Self::Test => "test",
         }
     }
 
@@ -206,13 +215,75 @@ impl Kind {
     /// reuse an image, so they go straight to releasing.
     pub fn first_status(self) -> DeploymentStatus {
         match self {
-            Self::Build => DeploymentStatus::Cloning,
+            Self::Build | Self::Test => DeploymentStatus::Cloning,
             Self::Config | Self::Rollback => DeploymentStatus::Releasing,
         }
     }
 }
 
 impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a test run stands. The last four are final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum TestRunStatus {
+    /// Waiting for a worker.
+    Queued,
+    /// The commit is being fetched and its image built (or reused).
+    Building,
+    /// The test command is running.
+    Running,
+    /// The command exited 0.
+    Passed,
+    /// The command exited non-zero, was killed, or ran out of time.
+    Failed,
+    /// The tests could not run (the build failed, the runtime refused, the worker was
+    /// lost): says nothing about the code's tests.
+    Error,
+    /// Stopped on request, or with the deployment that carried it.
+    Cancelled,
+}
+
+impl TestRunStatus {
+    pub const ALL: [Self; 7] = [
+        Self::Queued,
+        Self::Building,
+        Self::Running,
+        Self::Passed,
+        Self::Failed,
+        Self::Error,
+        Self::Cancelled,
+    ];
+
+    pub const UNFINISHED: [Self; 3] = [Self::Queued, Self::Building, Self::Running];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Building => "building",
+            Self::Running => "running",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    pub fn is_finished(self) -> bool {
+        !Self::UNFINISHED.contains(&self)
+    }
+}
+
+impl fmt::Display for TestRunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -228,7 +299,7 @@ mod text_columns {
     use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
     use sqlx::{Decode, Encode, Postgres, Type};
 
-    use super::{Kind, Phase};
+    use super::{Kind, Phase, TestRunStatus};
 
     #[derive(Debug, thiserror::Error)]
     #[error("unknown {what} {value:?} in the database")]
@@ -272,6 +343,7 @@ mod text_columns {
 
     text_column!(Phase, "phase");
     text_column!(Kind, "deployment kind");
+    text_column!(TestRunStatus, "test run status");
 }
 
 #[cfg(feature = "sqlx")]
@@ -315,6 +387,11 @@ mod tests {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
         }
         assert_eq!(Kind::parse("Build"), None);
+        for s in TestRunStatus::ALL {
+            assert_eq!(TestRunStatus::parse(s.as_str()), Some(s));
+            let json = serde_json::to_value(s).unwrap();
+            assert_eq!(json, serde_json::Value::String(s.as_str().into()));
+        }
         for k in Kind::ALL {
             assert!(
                 DeploymentStatus::Pending.can_become(k.first_status()),

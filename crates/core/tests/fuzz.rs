@@ -17,8 +17,8 @@ use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use slipway_core::envvars::{MAX_VALUE_BYTES, check_name, check_value};
 use slipway_core::spec::{
-    self, AppSpec, HealthCheck, MAX_REPLICAS, MIN_MEMORY, ProcessSpec, ServiceSpec, SpecError,
-    StatusRange, TestSpec,
+    self, AppSpec, HealthCheck, MAX_REPLICAS, MAX_TEST_TIMEOUT, MIN_MEMORY, ProcessSpec,
+    ServiceSpec, SpecError, StatusRange, TestSpec,
 };
 use slipway_core::validate::{
     AppName, DockerfilePath, GitRef, RepoUrl, forbidden_host, host_name, redact, url_host,
@@ -744,6 +744,19 @@ fn process(flavor: Flavor) -> impl Strategy<Value = ProcessGen> {
         )
 }
 
+/// A `[test] timeout` the spec accepts: longer ones are written as the longest allowed.
+fn test_timeout(flavor: Flavor) -> BoxedStrategy<(String, Duration)> {
+    duration(true, flavor)
+        .prop_map(|(written, d)| {
+            if d > MAX_TEST_TIMEOUT {
+                (toml_string("3h"), MAX_TEST_TIMEOUT)
+            } else {
+                (written, d)
+            }
+        })
+        .boxed()
+}
+
 /// A spec every rule accepts, as a `Doc`, with the `AppSpec` it must parse to.
 fn valid_spec(flavor: Flavor) -> impl Strategy<Value = (Doc, AppSpec)> {
     let root = (
@@ -757,7 +770,7 @@ fn valid_spec(flavor: Flavor) -> impl Strategy<Value = (Doc, AppSpec)> {
     );
     let rest = (
         prop::collection::btree_map(spec_name(), process(flavor), 0..4),
-        prop::option::of((command(), prop::option::of(duration(true, flavor)), form())),
+        prop::option::of((command(), prop::option::of(test_timeout(flavor)), form())),
         prop::collection::btree_map(
             spec_name(),
             (
@@ -848,6 +861,8 @@ fn valid_spec(flavor: Flavor) -> impl Strategy<Value = (Doc, AppSpec)> {
                     spec.test = Some(TestSpec {
                         command: words,
                         timeout: timeout.map_or(Duration::from_secs(600), |t| t.1),
+                        target: None,
+                        report: None,
                     });
                 }
                 for (name, (image, env, port, form)) in services {
@@ -936,7 +951,8 @@ fn key_name() -> impl Strategy<Value = String> {
         3 => prop::sample::select(vec![
             "port", "dockerfile", "build", "args", "healthcheck", "path", "timeout", "interval",
             "retries", "start_period", "status", "processes", "resources", "test", "command",
-            "replicas", "memory", "cpus", "services", "image", "env", "web", "worker", "X",
+            "replicas", "memory", "cpus", "services", "image", "env", "web", "worker", "target",
+            "report", "X",
             "1X", "Web", "my_db",
         ])
         .prop_map(str::to_owned),
@@ -1264,7 +1280,9 @@ fn check_accepted(spec: &AppSpec) -> Result<(), TestCaseError> {
         prop_assert!(p.cpus.is_none_or(|c| (0.01..=64.0).contains(&c)), "{p:?}");
     }
     if let Some(t) = &spec.test {
-        prop_assert!(!t.command.is_empty() && !t.timeout.is_zero() && t.timeout <= day);
+        prop_assert!(
+            !t.command.is_empty() && !t.timeout.is_zero() && t.timeout <= MAX_TEST_TIMEOUT
+        );
     }
     for (name, s) in &spec.services {
         prop_assert!(valid_name(name), "service {name:?}");

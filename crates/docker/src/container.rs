@@ -255,6 +255,16 @@ impl DockerClient {
         id_or_name: &str,
         grace: Duration,
     ) -> Result<(), DockerError> {
+        if !self.stop(id_or_name, grace).await? {
+            return Ok(());
+        }
+        self.force_remove(id_or_name).await
+    }
+
+    /// Stops the container (SIGTERM, then SIGKILL after `grace`) and keeps it, so
+    /// files can still be copied out. False if it does not exist.
+    #[tracing::instrument(level = "debug", skip(self))]
+    pub async fn stop(&self, id_or_name: &str, grace: Duration) -> Result<bool, DockerError> {
         let seconds = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
             .unwrap_or(i32::MAX);
         let options = StopContainerOptionsBuilder::new().t(seconds).build();
@@ -264,10 +274,7 @@ impl DockerClient {
             .docker
             .clone()
             .with_timeout(grace.saturating_add(STOP_REQUEST_SLACK));
-        if ok_if_not_found(docker.stop_container(id_or_name, Some(options)).await)?.is_none() {
-            return Ok(());
-        }
-        self.force_remove(id_or_name).await
+        Ok(ok_if_not_found(docker.stop_container(id_or_name, Some(options)).await)?.is_some())
     }
 
     /// All containers (running or not) carrying all the given labels.

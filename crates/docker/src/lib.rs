@@ -2,6 +2,7 @@
 //! build images, run and stop containers, read their state and logs, manage the
 //! network. Knows nothing of Postgres or HTTP APIs.
 
+mod archive;
 mod build;
 mod build_cache;
 mod build_session;
@@ -14,6 +15,7 @@ mod image;
 mod logs;
 mod network;
 
+pub use archive::CopiedFile;
 pub use build::{BuildRequest, Builder, BuiltImage};
 pub use build_session::BuildSecrets;
 pub use client::DockerClient;

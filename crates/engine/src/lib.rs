@@ -15,6 +15,7 @@ mod replicas;
 pub mod runtime;
 pub mod runtime_logs;
 mod teardown;
+mod test_report;
 pub mod watcher;
 mod workdir;
 mod worker;

@@ -714,7 +714,9 @@ async fn a_one_off_run_reports_its_output_and_exit_and_leaves_nothing(pool: PgPo
         memory: None,
         cpus: None,
         timeout,
+        collect: None,
     };
+    let never = tokio_util::sync::CancellationToken::new();
     let seen = Mutex::new(Vec::new());
     let collect = |line: slipway_engine::runtime::LogLine| seen.lock().unwrap().push(line.text);
     let done = runtime
@@ -725,6 +727,7 @@ async fn a_one_off_run_reports_its_output_and_exit_and_leaves_nothing(pool: PgPo
                 Duration::from_secs(30),
             ),
             &collect,
+            &never,
         )
         .await
         .unwrap();
@@ -738,6 +741,7 @@ async fn a_one_off_run_reports_its_output_and_exit_and_leaves_nothing(pool: PgPo
         .run_to_completion(
             &spec("slow", "echo started; sleep 60", Duration::from_secs(2)),
             &collect,
+            &never,
         )
         .await
         .unwrap();

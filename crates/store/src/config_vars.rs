@@ -94,11 +94,12 @@ pub async fn change(
     }
     let unfinished: Option<(Uuid, DeploymentStatus)> = sqlx::query_as(
         "SELECT id, status FROM deployments
-         WHERE app_id = $1 AND status = ANY($2)
+         WHERE app_id = $1 AND status = ANY($2) AND kind <> $3
          ORDER BY created_at DESC LIMIT 1",
     )
     .bind(app_id)
     .bind(&DeploymentStatus::UNFINISHED[..])
+    .bind(Kind::Test)
     .fetch_optional(&mut *tx)
     .await?;
     let applied = match unfinished {

@@ -3,13 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use slipway_core::{DeploymentStatus, Kind, Phase};
+use slipway_core::{DeploymentStatus, Kind, Phase, TestRunStatus};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::owner::{self, Owner};
 use crate::page::{Cursor, Page, PageRequest, keyset};
+use crate::test_runs::{self, Ending};
 use crate::{StoreError, events};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -77,16 +78,20 @@ pub(crate) async fn supersede(
             "before it finished",
         ),
     };
-    sqlx::query(
+    // A standalone test run supersedes nothing and is superseded by nothing: it
+    // releases nothing, so it never competes with a release.
+    let stale: Vec<Uuid> = sqlx::query_scalar(
         "WITH stale AS (
              UPDATE deployments SET status = $3, finished_at = now(),
                     reason = 'superseded by deployment ' || $2::text || ' ' || $6
-             WHERE app_id = $1 AND id <> $2 AND status = ANY($4)
+             WHERE app_id = $1 AND id <> $2 AND status = ANY($4) AND kind <> $7
                AND ($5::timestamptz IS NULL OR created_at <= $5)
              RETURNING id
+         ), ev AS (
+             INSERT INTO deployment_events (deployment_id, status, message)
+             SELECT id, $3, 'superseded by deployment ' || $2::text FROM stale
          )
-         INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, $3, 'superseded by deployment ' || $2::text FROM stale",
+         SELECT id FROM stale",
     )
     .bind(app_id)
     .bind(by)
@@ -94,8 +99,18 @@ pub(crate) async fn supersede(
     .bind(statuses)
     .bind(created_up_to)
     .bind(when)
-    .execute(&mut *conn)
+    .bind(Kind::Test)
+    .fetch_all(&mut *conn)
     .await?;
+    if !stale.is_empty() {
+        let note = format!("its deployment was superseded by deployment {by}");
+        test_runs::finish(
+            conn,
+            &stale,
+            &Ending::new(TestRunStatus::Cancelled, Some(note)),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -180,13 +195,14 @@ pub async fn list_for_app(
         "SELECT ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = $1",
+         WHERE d.app_id = $1 AND d.kind <> $5",
         keyset!("d.", "$2", "$3", "$4")
     ))
     .bind(app_id)
     .bind(after_at)
     .bind(after_id)
     .bind(page.fetch_limit())
+    .bind(Kind::Test)
     .fetch_all(pool)
     .await?;
     Ok(Page::from_rows(rows, page, |d: &DeploymentRow| Cursor {
@@ -202,22 +218,26 @@ pub(crate) async fn cancel_unfinished(
     app_id: Uuid,
     reason: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let cancelled: Vec<Uuid> = sqlx::query_scalar(
         "WITH cancelled AS (
              UPDATE deployments SET status = $3, reason = $2, finished_at = now(),
                     lease_expires_at = NULL
              WHERE app_id = $1 AND status = ANY($4)
              RETURNING id
+         ), ev AS (
+             INSERT INTO deployment_events (deployment_id, status, message)
+             SELECT id, $3, $2 FROM cancelled
          )
-         INSERT INTO deployment_events (deployment_id, status, message)
-         SELECT id, $3, $2 FROM cancelled",
+         SELECT id FROM cancelled",
     )
     .bind(app_id)
     .bind(reason)
     .bind(DeploymentStatus::Cancelled)
     .bind(&DeploymentStatus::UNFINISHED[..])
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
+    let ending = Ending::new(TestRunStatus::Cancelled, Some(reason.to_owned()));
+    test_runs::finish(conn, &cancelled, &ending).await?;
     Ok(())
 }
 
@@ -394,6 +414,8 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<CancelOutcome, StoreError
     .execute(&mut *tx)
     .await?;
     events::record(&mut tx, id, DeploymentStatus::Cancelled, Some(reason)).await?;
+    let ending = Ending::new(TestRunStatus::Cancelled, Some(reason.to_owned()));
+    test_runs::finish(&mut tx, &[id], &ending).await?;
     let row = fetch(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(CancelOutcome::Cancelled(Box::new(row)))
@@ -433,8 +455,9 @@ pub async fn statuses(
     )
 }
 
-/// The newest build of `commit_sha` for this app that got as far as an image and a spec:
-/// a redeploy of the same commit can reuse both without cloning.
+/// The newest build of `commit_sha` for this app (by a deployment or a test run) that
+/// got as far as an image and a spec: a redeploy of the same commit can reuse both
+/// without cloning.
 pub async fn built_before(
     pool: &PgPool,
     app_id: Uuid,
@@ -444,13 +467,13 @@ pub async fn built_before(
         "SELECT ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = $1 AND d.commit_sha = $2 AND d.kind = $3
+         WHERE d.app_id = $1 AND d.commit_sha = $2 AND d.kind = ANY($3)
            AND d.image IS NOT NULL AND d.spec IS NOT NULL AND d.port IS NOT NULL
          ORDER BY d.created_at DESC LIMIT 1"
     ))
     .bind(app_id)
     .bind(commit_sha)
-    .bind(Kind::Build)
+    .bind(&[Kind::Build.as_str(), Kind::Test.as_str()][..])
     .fetch_optional(pool)
     .await?)
 }
@@ -465,10 +488,11 @@ pub async fn latest_of_apps(
         "SELECT DISTINCT ON (d.app_id) ",
         deployment_columns!(),
         " FROM deployments d JOIN apps a ON a.id = d.app_id
-         WHERE d.app_id = ANY($1)
+         WHERE d.app_id = ANY($1) AND d.kind <> $2
          ORDER BY d.app_id, d.created_at DESC, d.id DESC"
     ))
     .bind(app_ids)
+    .bind(Kind::Test)
     .fetch_all(pool)
     .await?)
 }

@@ -174,7 +174,11 @@ impl Lease {
                 },
             )
             .await?;
-        commit(moved).await
+        let Some(mut moved) = moved else {
+            return Ok(false);
+        };
+        crate::test_runs::requeued(&mut moved.tx, self.deployment_id).await?;
+        commit(Some(moved)).await
     }
 
     /// The one guarded transition: moves the deployment from one of `from` to `to` if

@@ -18,6 +18,7 @@ pub mod owner;
 pub mod page;
 pub mod queue;
 pub mod secrets;
+pub mod test_runs;
 pub mod users;
 pub mod webhooks;
 pub mod workers;

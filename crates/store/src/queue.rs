@@ -4,13 +4,14 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use slipway_core::{DeploymentStatus, Kind, Phase};
+use slipway_core::{DeploymentStatus, Kind, Phase, TestRunStatus};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::apps::{self, AppRow};
 use crate::deployments::{self, DeploymentRow, Older};
 use crate::lease::Lease;
+use crate::test_runs::{self, Ending};
 use crate::{StoreError, events};
 
 /// A claimed deployment, the app it belongs to, and the lease its worker holds it by.
@@ -66,7 +67,9 @@ pub async fn claim(pool: &PgPool, worker_id: &str, lease: Duration) -> Result<Cl
     .await?;
     let claimed_by = format!("claimed by {worker_id}");
     events::record(&mut tx, id, status, Some(&claimed_by)).await?;
-    deployments::supersede(&mut tx, app_id, id, Older::Unfinished(created_at)).await?;
+    if kind != Kind::Test {
+        deployments::supersede(&mut tx, app_id, id, Older::Unfinished(created_at)).await?;
+    }
     let deployment = deployments::fetch(&mut *tx, id).await?;
     let app = apps::find_by_id(&mut *tx, app_id).await?;
     tx.commit().await?;
@@ -128,6 +131,13 @@ pub async fn reclaim_expired(
         .bind(retry)
         .execute(&mut *tx)
         .await?;
+        if retry {
+            test_runs::requeued(&mut tx, id).await?;
+        } else {
+            let note = format!("worker lost: {who} stopped renewing its lease while {lost_in}");
+            let ending = Ending::new(TestRunStatus::Error, Some(note));
+            test_runs::finish(&mut tx, &[id], &ending).await?;
+        }
         let outcome = if retry { "queued again" } else { "giving up" };
         let message =
             format!("worker lost: {who} stopped renewing its lease while {lost_in}; {outcome}");

@@ -50,3 +50,31 @@ pub fn web_app_files_with_spec(page: &str, spec: Option<&str>) -> Files {
     }
     files
 }
+
+/// The JUnit XML example documented by the testmoapp/junitxml reference (the format CI
+/// services read), trimmed of properties and output: 8 cases in one suite, of which 1
+/// failed, 1 errored and 1 was skipped.
+pub const JUNIT_EXAMPLE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites name="Test run" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23">
+    <testsuite name="Tests.Registration" tests="8" failures="1" errors="1" skipped="1" assertions="20" time="16.082687" timestamp="2021-04-02T15:48:23" file="tests/registration.code">
+        <testcase name="testCase1" classname="Tests.Registration" assertions="2" time="2.436" file="tests/registration.code" line="24"/>
+        <testcase name="testCase2" classname="Tests.Registration" assertions="6" time="1.534" file="tests/registration.code" line="62"/>
+        <testcase name="testCase3" classname="Tests.Registration" assertions="3" time="0.822" file="tests/registration.code" line="102"/>
+        <testcase name="testCase4" classname="Tests.Registration" assertions="0" time="0" file="tests/registration.code" line="164">
+            <skipped message="Test was skipped."/>
+        </testcase>
+        <testcase name="testCase5" classname="Tests.Registration" assertions="2" time="2.902412" file="tests/registration.code" line="202">
+            <failure message="Expected value did not match." type="AssertionError">
+                <!-- Failure description or stack trace -->
+            </failure>
+        </testcase>
+        <testcase name="testCase6" classname="Tests.Registration" assertions="0" time="3.819" file="tests/registration.code" line="235">
+            <error message="Division by zero." type="ArithmeticError">
+                <!-- Error description or stack trace -->
+            </error>
+        </testcase>
+        <testcase name="testCase7" classname="Tests.Registration" assertions="3" time="2.944" file="tests/registration.code" line="287"/>
+        <testcase name="testCase8" classname="Tests.Registration" assertions="4" time="1.625275" file="tests/registration.code" line="302"/>
+    </testsuite>
+</testsuites>
+"#;

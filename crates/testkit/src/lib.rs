@@ -12,8 +12,8 @@ mod run;
 pub use api::{ApiClient, Reply};
 pub use auth::{as_admin, database_url_of, user_with_token, with_token};
 pub use fixtures::{
-    ENV_CGI, WEB_DOCKERFILE, busybox_path, web_app_files, web_app_files_with_dockerfile,
-    web_app_files_with_spec,
+    ENV_CGI, JUNIT_EXAMPLE, WEB_DOCKERFILE, busybox_path, web_app_files,
+    web_app_files_with_dockerfile, web_app_files_with_spec,
 };
 pub use git::{Files, TestRepo};
 pub use net::{docker, http_get};

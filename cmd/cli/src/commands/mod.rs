@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod deployments;
 pub mod logs;
 pub mod misc;
+pub mod test;
 pub mod users;
 
 use crate::error::{CliError, Result};

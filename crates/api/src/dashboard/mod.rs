@@ -13,12 +13,13 @@ use axum::response::{IntoResponse, Response};
 use maud::Markup;
 use slipway_store::apps::{self, AppRow};
 use slipway_store::page::{Page, PageRequest};
-use slipway_store::{config_vars, deployments, events};
+use slipway_store::{config_vars, deployments, events, test_runs};
 
 use self::session::Viewer;
 use crate::error::OrNotFound;
 use crate::paging::{PageParams, Paged};
 use crate::views::processes::{ProcessesView, view as processes_of};
+use crate::views::test_runs::TestRunView;
 use crate::views::{AppView, DeploymentView};
 use crate::{ApiError, AppState};
 
@@ -157,6 +158,8 @@ pub(crate) struct Live {
     pub processes: ProcessesView,
     /// Names only: values stay masked on the dashboard.
     pub config: Vec<String>,
+    /// The recent test runs, newest first.
+    pub test_runs: Vec<TestRunView>,
 }
 
 async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
@@ -180,9 +183,18 @@ async fn live_view(state: &AppState, app: &AppRow) -> Result<Live, ApiError> {
     let config = config_vars::names(&state.pool, app.id)
         .await
         .or_not_found("app")?;
+    let recent = PageRequest::first(TIMELINE).map_err(ApiError::from)?;
+    let test_runs = test_runs::list_for_app(&state.pool, app.id, &recent)
+        .await
+        .or_not_found("app")?
+        .items
+        .into_iter()
+        .map(TestRunView::from)
+        .collect();
     Ok(Live {
         timeline,
         processes,
         config,
+        test_runs,
     })
 }

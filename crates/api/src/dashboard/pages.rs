@@ -8,6 +8,7 @@ use slipway_store::users::Caller;
 
 use super::Live;
 use super::format::{duration_ms, short_sha, time};
+use crate::views::test_runs::TestRunView;
 use crate::views::{AppView, DeploymentView};
 
 fn layout(title: &str, viewer: Option<&Caller>, body: Markup) -> Markup {
@@ -185,6 +186,19 @@ pub fn live(app: &AppView, live: &Live) -> Markup {
                 }
             }
         }
+        section.test-runs {
+            h2 { "Test runs" }
+            @if live.test_runs.is_empty() {
+                p.muted { "No test runs yet. " code { "slipway test -a " (app.name) } }
+            } @else {
+                table #test-runs {
+                    thead { tr { th { "Status" } th { "Commit" } th { "Tests" } th { "Took" } th { "Started" } } }
+                    tbody {
+                        @for t in &live.test_runs { (test_run(t)) }
+                    }
+                }
+            }
+        }
         div.columns {
             section.processes {
                 h2 { "Processes" }
@@ -254,6 +268,41 @@ fn deployment(d: &DeploymentView, current: bool) -> Markup {
                     button type="button" data-action="cancel" data-id=(d.id) { "Cancel" }
                 }
             }
+        }
+    }
+}
+
+fn test_run(t: &TestRunView) -> Markup {
+    let status = t.status.as_str();
+    // A running test run shows busy, not like a serving release.
+    let look = if status == "running" {
+        "testing"
+    } else {
+        status
+    };
+    html! {
+        tr.test-run data-id=(t.id) data-status=(status) {
+            td { span class={ "status status-" (look) } { (status) } }
+            td.mono { @if let Some(sha) = &t.commit_sha { (short_sha(sha)) } }
+            td {
+                @match &t.tests {
+                    Some(c) => {
+                        (c.total) " tests, " (c.passed) " passed, "
+                        span class={ @if c.failed > 0 { "bad" } } { (c.failed) " failed" }
+                        ", " (c.skipped) " skipped"
+                    }
+                    None => @match t.exit_code {
+                        Some(code) => span.muted { "exit code " (code) },
+                        None => span.muted { "–" },
+                    },
+                }
+                @if let Some(f) = t.failures.as_ref().and_then(|f| f.first()) {
+                    div.muted.mono { (f.suite) "." (f.name) ": " (f.message) }
+                }
+                @if let Some(note) = &t.note { div.muted { (note) } }
+            }
+            td { @if let Some(ms) = t.duration_ms { (duration_ms(ms)) } }
+            td.muted { @if let Some(at) = t.started_at { (time(at)) } }
         }
     }
 }

@@ -148,8 +148,23 @@ pub async fn logs(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id = deployment_id(&id)?;
-    let after = number(&query, "after", 0, 0, i64::MAX)?;
-    let limit = number(&query, "limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)?;
+    // Distinguishes "no lines yet" from "no such deployment".
+    deployments::get_visible(&state.pool, caller.owner(), id)
+        .await
+        .or_not_found("deployment")?;
+    log_answer(&state, id, &query).await
+}
+
+/// A page of a deployment's log lines (JSON or text), or their stream, as `query` asks:
+/// the answer of every log route backed by a deployment's log (test runs' too). The
+/// caller has checked that the deployment is the user's.
+pub(super) async fn log_answer(
+    state: &AppState,
+    id: Uuid,
+    query: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let after = number(query, "after", 0, 0, i64::MAX)?;
+    let limit = number(query, "limit", DEFAULT_LOG_LIMIT, 1, MAX_LOG_LIMIT)?;
     let follow = match query.get("follow").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
@@ -169,10 +184,6 @@ pub async fn logs(
             format!("unknown query parameter {unknown}"),
         ));
     }
-    // Distinguishes "no lines yet" from "no such deployment".
-    deployments::get_visible(&state.pool, caller.owner(), id)
-        .await
-        .or_not_found("deployment")?;
     if follow {
         return Ok(
             super::follow::stream(state.pool.clone(), id, after, state.shutdown.clone())

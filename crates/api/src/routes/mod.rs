@@ -7,6 +7,7 @@ mod follow;
 mod health;
 mod metrics;
 mod processes;
+mod test_runs;
 mod users;
 mod webhook;
 
@@ -50,6 +51,10 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(deployments::logs))
         .routes(routes!(deployments::cancel))
         .routes(routes!(crate::ws::connect))
+        .routes(routes!(test_runs::create, test_runs::list))
+        .routes(routes!(test_runs::show))
+        .routes(routes!(test_runs::logs))
+        .routes(routes!(test_runs::cancel))
         .routes(routes!(users::me))
         .routes(routes!(users::list_tokens, users::create_token))
         .routes(routes!(users::revoke_token))

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::{NameSpans, RawHealthCheck, RawProcess, RawResources, RawService, RawSpec};
+use super::raw::{
+    NameSpans, RawHealthCheck, RawProcess, RawResources, RawService, RawSpec, RawTest,
+};
 use super::units::{bytes_value, cpus_value, duration_value, status_value};
 use super::{
-    AppSpec, HealthCheck, MAX_REPLICAS, MIN_MEMORY, ProcessSpec, ServiceSpec, SpecError,
-    StatusRange, TestSpec,
+    AppSpec, DEFAULT_TEST_TIMEOUT, HealthCheck, MAX_REPLICAS, MAX_TEST_TIMEOUT, MIN_MEMORY,
+    ProcessSpec, ServiceSpec, SpecError, StatusRange, TestSpec,
 };
 use crate::validate::DockerfilePath;
 
@@ -106,18 +108,64 @@ impl Checker<'_> {
             self.resources(&name, r, process)?;
         }
         if let Some(t) = raw.test {
-            let command = self.command("test.command", &t.command)?;
-            let timeout = match t.timeout {
-                Some(d) => self.nonzero_duration("test.timeout", &d)?,
-                None => Duration::from_secs(600),
-            };
-            spec.test = Some(TestSpec { command, timeout });
+            spec.test = Some(self.test(t)?);
         }
         for (name, s) in raw.services {
             let service = self.service(&name, s)?;
             spec.services.insert(name, service);
         }
         Ok(spec)
+    }
+
+    fn test(&self, t: RawTest) -> Result<TestSpec, SpecError> {
+        let command = self.command("test.command", &t.command)?;
+        let timeout = match &t.timeout {
+            Some(d) => self.nonzero_duration("test.timeout", d)?,
+            None => DEFAULT_TEST_TIMEOUT,
+        };
+        if timeout > MAX_TEST_TIMEOUT {
+            let span = t.timeout.map_or(0..0, |d| d.span());
+            return self.err(
+                "test.timeout",
+                span,
+                format!("must be at most {}m", MAX_TEST_TIMEOUT.as_secs() / 60),
+            );
+        }
+        let target = match t.target {
+            Some(target) if !is_stage_name(target.get_ref()) => {
+                return self.err(
+                    "test.target",
+                    target.span(),
+                    "must be a Dockerfile stage name (a letter, then letters, digits, '.', '_' or '-')",
+                );
+            }
+            target => target.map(Spanned::into_inner),
+        };
+        let report = match t.report {
+            Some(path) if !is_report_path(path.get_ref()) => {
+                return self.err(
+                    "test.report",
+                    path.span(),
+                    "must be an absolute path in the test container, such as \"/tmp/junit.xml\"",
+                );
+            }
+            path => path.map(Spanned::into_inner),
+        };
+        if let Some(services) = t.services
+            && !services.get_ref().is_empty()
+        {
+            return self.err(
+                "test.services",
+                services.span(),
+                "services for tests come with environments; until then leave test.services empty",
+            );
+        }
+        Ok(TestSpec {
+            command,
+            timeout,
+            target,
+            report,
+        })
     }
 
     fn process(&self, name: &str, p: RawProcess) -> Result<ProcessSpec, SpecError> {
@@ -407,6 +455,15 @@ fn is_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// An absolute path without `..`: the report is copied out of the container from there.
+fn is_report_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() > 1
+        && !path.ends_with('/')
+        && !path.split('/').any(|part| part == "..")
+        && !path.chars().any(char::is_control)
 }
 
 fn is_env_name(name: &str) -> bool {

@@ -38,6 +38,9 @@
 //! [test]
 //! command = "make test"
 //! timeout = "10m"
+//! target = "test"
+//! report = "/tmp/junit.xml"
+//! services = []
 //!
 //! [services.redis]
 //! image = "redis:7"
@@ -59,8 +62,8 @@ mod raw;
 mod units;
 
 pub use model::{
-    AppSpec, DEFAULT_SPEC_PATH, HealthCheck, MAX_REPLICAS, MIN_MEMORY, ProcessSpec, ServiceSpec,
-    SpecError, StatusRange, TestSpec, WEB,
+    AppSpec, DEFAULT_SPEC_PATH, DEFAULT_TEST_TIMEOUT, HealthCheck, MAX_REPLICAS, MAX_TEST_TIMEOUT,
+    MIN_MEMORY, ProcessSpec, ServiceSpec, SpecError, StatusRange, TestSpec, WEB,
 };
 pub use units::parse_bytes;
 

@@ -131,11 +131,23 @@ impl Default for ProcessSpec {
     }
 }
 
+/// `[test] timeout` when the spec does not say.
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(600);
+/// A test run holds a worker and its lease; beyond this it is a build farm's job.
+pub const MAX_TEST_TIMEOUT: Duration = Duration::from_secs(3 * 3600);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestSpec {
     pub command: Vec<String>,
     #[serde(with = "millis")]
     pub timeout: Duration,
+    /// `[test] target`: the Dockerfile stage the tests run in; the release's image when
+    /// `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `[test] report`: where the command writes a JUnit XML report in its container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

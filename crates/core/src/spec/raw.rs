@@ -81,6 +81,9 @@ pub(super) struct RawResources {
 pub(super) struct RawTest {
     pub(super) command: Spanned<toml::Value>,
     pub(super) timeout: Option<Spanned<toml::Value>>,
+    pub(super) target: Option<Spanned<String>>,
+    pub(super) report: Option<Spanned<String>>,
+    pub(super) services: Option<Spanned<Vec<toml::Value>>>,
 }
 
 #[derive(Deserialize)]

@@ -61,12 +61,27 @@ impl Recipe {
         }
         format!("{:08x}", hash as u32)
     }
+
+    fn tag(&self, app: &str, commit_sha: &str) -> String {
+        format!(
+            "{}:{}-{}",
+            labels::image_repository(app),
+            commit_sha.get(..12).unwrap_or(commit_sha),
+            self.digest()
+        )
+    }
 }
 
 impl Run<'_> {
     /// Builds (or reuses) the image, then records it, its port and the spec on the
-    /// deployment.
-    pub(super) async fn build(&mut self, fetched: Fetched, spec: &AppSpec) -> Result<(), Failure> {
+    /// deployment. With `test_target`, also builds that stage for the tests and returns
+    /// its image.
+    pub(super) async fn build(
+        &mut self,
+        fetched: Fetched,
+        spec: &AppSpec,
+        test_target: Option<&str>,
+    ) -> Result<Option<String>, Failure> {
         let app = &self.job.app;
         let recipe = Recipe {
             dockerfile: match &spec.dockerfile {
@@ -78,30 +93,8 @@ impl Run<'_> {
             target: spec.target.clone(),
             secrets: spec.build_secrets.clone(),
         };
-        let tag = format!(
-            "{}:{}-{}",
-            labels::image_repository(&app.name),
-            fetched.commit_sha.get(..12).unwrap_or(&fetched.commit_sha),
-            recipe.digest()
-        );
-        let existing = self
-            .ctx
-            .docker
-            .image_details(&tag)
-            .await
-            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?
-            // Another installation on this Docker host may hold the same tag.
-            .filter(|image| app_images::is_ours(&image.labels, &self.ctx.config.network, &app.name))
-            .map(|image| image.exposed_ports);
-        let exposed = match existing {
-            Some(exposed) => {
-                self.slipway_line(format!(
-                    "Image {tag} was built before from this commit: skipping the build"
-                ));
-                exposed
-            }
-            None => self.build_image(&fetched, &tag, &recipe).await?,
-        };
+        let tag = recipe.tag(&app.name, &fetched.commit_sha);
+        let exposed = self.build_unless_built(&fetched, &tag, &recipe).await?;
         // The API's port wins (set by whoever runs the app), then the spec's, then the
         // image's single EXPOSE.
         let port = match (app.port, spec.port, exposed.as_slice()) {
@@ -121,7 +114,53 @@ impl Run<'_> {
             .set_image(&tag, port)
             .await
             .map_err(|e| Failure::infra(Phase::Build, "database error", e))?;
-        Ok(())
+        let Some(target) = test_target else {
+            return Ok(None);
+        };
+        let recipe = Recipe {
+            target: Some(target.to_owned()),
+            ..recipe
+        };
+        let test_tag = recipe.tag(&app.name, &fetched.commit_sha);
+        self.slipway_line(format!(
+            "Building stage {target} for the tests ([test] target)"
+        ));
+        // The test stage's image is removed after the tests, not with a failed run's
+        // artifacts: what this run built of the release's image stays as it was.
+        let release_image = self.built_image.clone();
+        let built = self.build_unless_built(&fetched, &test_tag, &recipe).await;
+        self.built_image = release_image;
+        built?;
+        Ok(Some(test_tag))
+    }
+
+    /// Builds the image unless this installation already has it; returns the ports it
+    /// EXPOSEs.
+    async fn build_unless_built(
+        &mut self,
+        fetched: &Fetched,
+        tag: &str,
+        recipe: &Recipe,
+    ) -> Result<Vec<u16>, Failure> {
+        let app = &self.job.app;
+        let existing = self
+            .ctx
+            .docker
+            .image_details(tag)
+            .await
+            .map_err(|e| Failure::infra(Phase::Build, "Docker Engine error", e))?
+            // Another installation on this Docker host may hold the same tag.
+            .filter(|image| app_images::is_ours(&image.labels, &self.ctx.config.network, &app.name))
+            .map(|image| image.exposed_ports);
+        match existing {
+            Some(exposed) => {
+                self.slipway_line(format!(
+                    "Image {tag} was built before from this commit: skipping the build"
+                ));
+                Ok(exposed)
+            }
+            None => self.build_image(fetched, tag, recipe).await,
+        }
     }
 
     /// Builds the image; returns the ports it EXPOSEs.

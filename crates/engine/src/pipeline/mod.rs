@@ -11,6 +11,7 @@ mod remote;
 mod spec_file;
 mod stream;
 mod submodules;
+mod test;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,16 +19,27 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use slipway_core::display::{human_bytes, short_sha};
+use slipway_core::spec::AppSpec;
 use slipway_core::validate::redact;
-use slipway_core::{DeploymentStatus, Kind, Phase};
+use slipway_core::{DeploymentStatus, Kind, Phase, TestRunStatus};
 use slipway_source::Fetched;
 use slipway_store::queue::Job;
+use slipway_store::test_runs::{self, Ending};
 use slipway_store::{containers, images};
 use tokio_util::sync::CancellationToken;
 
 use crate::lease::LeaseKeeper;
 use crate::logsink::LogSink;
 use crate::{Context, Failure};
+
+/// How a pipeline run that did not fail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The release is serving.
+    Released,
+    /// A standalone test run's tests passed; nothing was released.
+    Tested,
+}
 
 struct Run<'a> {
     ctx: &'a Context,
@@ -59,7 +71,7 @@ pub(crate) async fn run(ctx: &Context, job: Job, lost: CancellationToken) {
         started_replicas: false,
         built_image: None,
         phase: (
-            if job.deployment.kind == Kind::Build {
+            if matches!(job.deployment.kind, Kind::Build | Kind::Test) {
                 "clone"
             } else {
                 "release"
@@ -89,33 +101,12 @@ pub(crate) async fn run(ctx: &Context, job: Job, lost: CancellationToken) {
 }
 
 impl Run<'_> {
-    async fn execute(&mut self) -> Result<(), Failure> {
+    async fn execute(&mut self) -> Result<Outcome, Failure> {
         let id = self.job.deployment.id;
         match self.job.deployment.kind {
-            Kind::Build => {
-                let origin = self.origin()?;
-                if !origin.is_api {
-                    remote::check(&origin.url, self.ctx.config.allow_local_repos)
-                        .await
-                        .map_err(|reason| Failure::new(Phase::Clone, reason))?;
-                }
-                if self.reuse_earlier_build().await? {
-                    self.advance(DeploymentStatus::Cloning, DeploymentStatus::Releasing)
-                        .await?;
-                } else {
-                    let clone_started = std::time::Instant::now();
-                    let fetched = self.fetch(clone_started).await?;
-                    let spec = self.read_spec(&fetched).await?;
-                    let fetched = if spec.submodules {
-                        self.fetch_submodules(fetched, clone_started).await?
-                    } else {
-                        fetched
-                    };
-                    self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
-                        .await?;
-                    self.build(fetched, &spec).await?;
-                    self.advance(DeploymentStatus::Building, DeploymentStatus::Releasing)
-                        .await?;
+            Kind::Build | Kind::Test => {
+                if self.build_and_test().await? == Outcome::Tested {
+                    return Ok(Outcome::Tested);
                 }
                 self.snapshot_config().await?;
             }
@@ -150,15 +141,97 @@ impl Run<'_> {
             &row,
             &snapshot,
         )
-        .map_err(|e| Failure::new(Phase::Config, e.reason()))?;
-        self.release(release).await
+        .map_err(|e| Failure::new(Phase::Release, e.reason()))?;
+        self.release(release).await?;
+        Ok(Outcome::Released)
+    }
+
+    /// Clone, build (or reuse) and test; leaves a release in `releasing`, a standalone
+    /// test run `tested`.
+    async fn build_and_test(&mut self) -> Result<Outcome, Failure> {
+        let standalone = self.job.deployment.kind == Kind::Test;
+        let origin = self.origin()?;
+        if !origin.is_api {
+            remote::check(&origin.url, self.ctx.config.allow_local_repos)
+                .await
+                .map_err(|reason| Failure::new(Phase::Clone, reason))?;
+        }
+        if standalone {
+            self.test_run_progress(TestRunStatus::Building).await?;
+        }
+        let (spec, mut plan, from) = match self.reuse_earlier_build().await? {
+            Some(spec) => {
+                let plan = self.test_plan(&spec).await?;
+                (spec, plan, DeploymentStatus::Cloning)
+            }
+            None => {
+                let clone_started = std::time::Instant::now();
+                let fetched = self.fetch(clone_started).await?;
+                let spec = self.read_spec(&fetched).await?;
+                let fetched = if spec.submodules {
+                    self.fetch_submodules(fetched, clone_started).await?
+                } else {
+                    fetched
+                };
+                self.advance(DeploymentStatus::Cloning, DeploymentStatus::Building)
+                    .await?;
+                let mut plan = self.test_plan(&spec).await?;
+                let test_target = spec.test.as_ref().and_then(|t| t.target.as_deref());
+                let test_target = plan.as_ref().and(test_target);
+                let test_image = self.build(fetched, &spec, test_target).await?;
+                if let Some(plan) = &mut plan {
+                    plan.image = test_image;
+                }
+                (spec, plan, DeploymentStatus::Building)
+            }
+        };
+        let mut from = from;
+        if let Some(plan) = plan.take() {
+            self.advance(from, DeploymentStatus::Testing).await?;
+            from = DeploymentStatus::Testing;
+            let row = slipway_store::deployments::get(&self.ctx.pool, self.job.deployment.id)
+                .await
+                .map_err(|e| Failure::infra(Phase::Test, "database error", e))?;
+            let (Some(image), Some(port)) = (row.image.clone(), row.port) else {
+                return Err(Failure::new(Phase::Test, "the build recorded no image"));
+            };
+            let port = u16::try_from(port).unwrap_or(crate::replicas::DEFAULT_PORT);
+            let tested = self.test(&plan, &image, port, &spec).await;
+            self.remove_test_image(plan.image.as_deref(), &image).await;
+            tested?;
+        }
+        if standalone {
+            return Ok(Outcome::Tested);
+        }
+        self.advance(from, DeploymentStatus::Releasing).await?;
+        Ok(Outcome::Released)
+    }
+
+    async fn test_run_progress(&self, status: TestRunStatus) -> Result<(), Failure> {
+        test_runs::progress(&self.ctx.pool, self.job.deployment.id, status, None, None)
+            .await
+            .map(drop)
+            .map_err(|e| Failure::infra(Phase::Clone, "database error", e))
+    }
+
+    /// The image of `[test] target` serves this run only (BuildKit's cache keeps its
+    /// layers for the next one).
+    async fn remove_test_image(&self, test_image: Option<&str>, release_image: &str) {
+        let Some(test_image) = test_image.filter(|t| *t != release_image) else {
+            return;
+        };
+        if let Err(e) = self.ctx.docker.remove_image(test_image).await {
+            tracing::warn!(image = %test_image, error = %e, "could not remove the test image");
+        }
     }
 
     /// A redeploy of a commit this app already built: the remote is asked which commit
     /// the ref names (no fetch), and if an earlier deployment built it and its image is
     /// still here, its image, port and spec are taken as they are. Anything uncertain
-    /// (the remote does not answer, the image was pruned) means a normal clone and build.
-    async fn reuse_earlier_build(&mut self) -> Result<bool, Failure> {
+    /// (the remote does not answer, the image was pruned) means a normal clone and build,
+    /// and so do tests that need a stage of their own (`[test] target`), which only a
+    /// build from the source can give. Returns the earlier build's spec.
+    async fn reuse_earlier_build(&mut self) -> Result<Option<AppSpec>, Failure> {
         let app = &self.job.app;
         let url = self.origin()?.url;
         let git_ref = self.git_ref();
@@ -167,17 +240,24 @@ impl Run<'_> {
         });
         let sha = match tokio::time::timeout(RESOLVE_LIMIT, lookup).await {
             Ok(Ok(Some(sha))) => sha,
-            _ => return Ok(false),
+            _ => return Ok(None),
         };
         let pool = &self.ctx.pool;
         let Ok(Some(earlier)) = slipway_store::deployments::built_before(pool, app.id, &sha).await
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let (Some(image), Some(port), Some(spec)) = (&earlier.image, earlier.port, &earlier.spec)
         else {
-            return Ok(false);
+            return Ok(None);
         };
+        let Ok(parsed) = serde_json::from_value::<AppSpec>(spec.0.clone()) else {
+            return Ok(None);
+        };
+        let runs_tests = self.job.deployment.kind == Kind::Test || parsed.test.is_some();
+        if runs_tests && parsed.test.as_ref().is_some_and(|t| t.target.is_some()) {
+            return Ok(None);
+        }
         let ours = match self.ctx.docker.image_details(image).await {
             Ok(Some(details)) => {
                 crate::app_images::is_ours(&details.labels, &self.ctx.config.network, &app.name)
@@ -185,7 +265,7 @@ impl Run<'_> {
             _ => false,
         };
         if !ours {
-            return Ok(false);
+            return Ok(None);
         }
         let lease = &self.job.lease;
         let message = earlier.commit_message.clone().unwrap_or_default();
@@ -204,7 +284,7 @@ impl Run<'_> {
             short_sha(&sha),
             earlier.id
         ));
-        Ok(true)
+        Ok(Some(parsed))
     }
 
     fn origin(&self) -> Result<origin::Origin, Failure> {
@@ -229,12 +309,13 @@ impl Run<'_> {
             .map_err(|e| Failure::infra(Phase::Release, "database error", e))
     }
 
-    async fn conclude(&mut self, outcome: Result<(), Failure>, took: Duration) {
+    async fn conclude(&mut self, outcome: Result<Outcome, Failure>, took: Duration) {
         let lease = &self.job.lease;
         let metrics = slipway_telemetry::metrics();
         metrics.observe_phase(self.phase.0, self.phase.1.elapsed());
         let final_status = match &outcome {
-            Ok(()) => "running".to_owned(),
+            Ok(Outcome::Released) => "running".to_owned(),
+            Ok(Outcome::Tested) => "tested".to_owned(),
             Err(Failure::Phase { .. }) => "failed".to_owned(),
             Err(Failure::Lost) => lease
                 .status()
@@ -246,7 +327,19 @@ impl Run<'_> {
             .with_label_values(&[final_status.as_str()])
             .inc();
         match outcome {
-            Ok(()) => {
+            Ok(Outcome::Tested) => {
+                tracing::info!(took_ms = took.as_millis() as u64, "test run passed");
+                self.log.flushed().await;
+                match lease
+                    .finish(DeploymentStatus::Tested, None, "tests passed")
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::info!("test run had already left this worker"),
+                    Err(e) => tracing::error!(error = %e, "could not record the test run's end"),
+                }
+            }
+            Ok(Outcome::Released) => {
                 tracing::info!(took_ms = took.as_millis() as u64, "deployment running");
                 self.slipway_line(format!(
                     "Deployment is running at {} ({:.1}s)",
@@ -270,6 +363,10 @@ impl Run<'_> {
                     // The lease runs out and another worker records "worker lost": nothing hangs.
                     Err(e) => tracing::error!(error = %e, "could not record the failure"),
                 }
+                // A run the tests did not end (the build failed, say) errored.
+                let note = format!("{phase} failed: {reason}");
+                self.end_test_run(Ending::new(TestRunStatus::Error, Some(note)))
+                    .await;
             }
             Err(Failure::Lost) => {
                 self.remove_artifacts().await;
@@ -278,7 +375,32 @@ impl Run<'_> {
                     status.map_or_else(|_| "no longer this worker's".to_owned(), |s| s.to_string());
                 tracing::info!(%status, "pipeline stopped");
                 self.slipway_line(format!("Stopped: the deployment is {status}"));
+                // Cancels and supersedes end the run where they happen; a deployment
+                // queued again keeps its run queued. Anything else leaves it in error.
+                if let Ok(now) = lease.status().await
+                    && !now.is_unfinished()
+                    && !matches!(
+                        now,
+                        DeploymentStatus::Cancelled | DeploymentStatus::Superseded
+                    )
+                {
+                    let note = format!("the deployment that carried it is {now}");
+                    self.end_test_run(Ending::new(TestRunStatus::Error, Some(note)))
+                        .await;
+                }
             }
+        }
+    }
+
+    async fn end_test_run(&self, ending: Ending) {
+        let ended = match self.ctx.pool.acquire().await {
+            Ok(mut conn) => test_runs::finish(&mut conn, &[self.job.deployment.id], &ending)
+                .await
+                .map(drop),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = ended {
+            tracing::error!(error = %e, "could not record the test run's end");
         }
     }
 

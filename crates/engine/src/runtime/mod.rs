@@ -20,7 +20,7 @@ use slipway_core::spec::HealthCheck;
 use uuid::Uuid;
 
 pub use types::{
-    Completed, Environment, Health, LogLine, LogStream, LogsQuery, OneOffSpec, Replica,
+    Collected, Completed, Environment, Health, LogLine, LogStream, LogsQuery, OneOffSpec, Replica,
     ReplicaEvent, ReplicaEventKind, ReplicaInfo, ReplicaSpec, ReplicaState, RuntimeError,
     RuntimeErrorKind,
 };
@@ -98,15 +98,19 @@ pub trait Runtime: Send + Sync + 'static {
     /// break but does not skip one it could still see.
     fn events(&self) -> BoxStream<'static, ReplicaEvent>;
 
-    /// Runs a one-off process (a test run) in the environment until it exits or
-    /// `spec.timeout` passes, handing each line it writes to `output` as it comes. No
-    /// traffic reaches it and it is never restarted. Whatever happens (exit, timeout,
-    /// error) the process is removed before this returns; only when the future is
-    /// dropped midway may it remain, and then `retire(spec.release)` removes it.
+    /// Runs a one-off process (a test run) until it exits, `spec.timeout` passes or
+    /// `stop` fires, handing each line it writes to `output` as it comes. It runs
+    /// isolated from the environment's replicas (Docker: on a network of its own); no
+    /// traffic reaches it and it is never restarted. `spec.collect` is copied out after
+    /// it ends. Whatever happens (exit, timeout, stop, error) the process and its
+    /// isolation are removed before this returns; only when the future is dropped
+    /// midway may they remain, and then `retire(spec.release)` removes the process and
+    /// `destroy` of the environment the rest.
     async fn run_to_completion(
         &self,
         spec: &OneOffSpec,
         output: &(dyn Fn(LogLine) + Send + Sync),
+        stop: &tokio_util::sync::CancellationToken,
     ) -> Result<Completed, RuntimeError>;
 
     /// Removes an environment with everything it owns (replicas, network or

@@ -62,15 +62,31 @@ pub struct OneOffSpec {
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
     pub timeout: std::time::Duration,
+    /// A file the process writes (a test report), copied out after it ends.
+    pub collect: Option<String>,
 }
 
 /// How a one-off process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Completed {
-    /// `None` when it was stopped at the time limit before it exited.
+    /// `None` when it was stopped (time limit, or asked to stop) before it exited.
     pub exit_code: Option<i64>,
     pub timed_out: bool,
+    /// Stopped because the caller asked.
+    pub stopped: bool,
     pub oom_killed: bool,
+    /// The file `OneOffSpec::collect` names, when one was asked for.
+    pub collected: Option<Collected>,
+}
+
+/// A file copied out of a finished one-off process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Collected {
+    File(Vec<u8>),
+    /// The process did not write it.
+    Missing,
+    /// Why it could not be copied (too large, not a regular file, …).
+    Unreadable(String),
 }
 
 /// A started replica and where to reach it.

@@ -38,6 +38,9 @@ cpus = 0.5
 [test]
 command = "make test"
 timeout = "10m"
+target = "test"
+report = "/tmp/junit.xml"
+services = []
 
 [services.redis]
 image = "redis:7"
@@ -111,6 +114,8 @@ fn the_documented_example_parses() {
         test: Some(TestSpec {
             command: vec!["make".into(), "test".into()],
             timeout: Duration::from_secs(600),
+            target: Some("test".into()),
+            report: Some("/tmp/junit.xml".into()),
         }),
         services: BTreeMap::from([(
             "redis".into(),

@@ -281,8 +281,9 @@ impl Runtime for DockerRuntime {
         &self,
         spec: &OneOffSpec,
         output: &(dyn Fn(LogLine) + Send + Sync),
+        stop: &tokio_util::sync::CancellationToken,
     ) -> Result<Completed, RuntimeError> {
-        one_off::run(self, spec, output).await
+        one_off::run(self, spec, output, stop).await
     }
 
     async fn destroy(&self, env: &Environment) -> Result<(), RuntimeError> {
@@ -298,6 +299,9 @@ impl Runtime for DockerRuntime {
         }
         networks::remove(self, &env.app)
             .await
-            .map_err(|e| docker_err("could not remove the app's network", e))
+            .map_err(|e| docker_err("could not remove the app's network", e))?;
+        one_off::remove_networks(self, &env.app)
+            .await
+            .map_err(|e| docker_err("could not remove the app's test networks", e))
     }
 }

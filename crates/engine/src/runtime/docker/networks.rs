@@ -32,11 +32,18 @@ async fn create(rt: &DockerRuntime, name: &str, app: &str) -> Result<(), Runtime
         (LABEL_NETWORK.to_owned(), rt.config.network.clone()),
         (LABEL_APP.to_owned(), app.to_owned()),
     ]);
+    create_labelled(rt, name, labels).await
+}
+
+/// Creates a network from SLIPWAY_APP_SUBNETS (or Docker's pools); a network of that
+/// name already there is success.
+pub(super) async fn create_labelled(
+    rt: &DockerRuntime,
+    name: &str,
+    labels: HashMap<String, String>,
+) -> Result<(), RuntimeError> {
     let docker_error = |e: slipway_docker::DockerError| {
-        docker_err(
-            &format!("Docker Engine error creating the app's network {name}"),
-            e,
-        )
+        docker_err(&format!("Docker Engine error creating network {name}"), e)
     };
     let subnets = rt.config.app_subnets;
     if subnets == AppSubnets::Docker {
@@ -70,7 +77,7 @@ async fn create(rt: &DockerRuntime, name: &str, app: &str) -> Result<(), Runtime
     Err(RuntimeError::new(
         RuntimeErrorKind::Exhausted,
         format!(
-            "no free subnet left for the app's network {name} in SLIPWAY_APP_SUBNETS ({subnets}): \
+            "no free subnet left for network {name} in SLIPWAY_APP_SUBNETS ({subnets}): \
          delete unused apps, or give Slipway a larger pool (SLIPWAY_APP_SUBNETS, SLIPWAY_APP_SUBNET_SIZE)"
         ),
     ))
