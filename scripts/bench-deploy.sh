@@ -5,7 +5,8 @@
 # whose first two stages build in parallel, and of one whose RUN step finds a warm cache
 # mount; then redeploys of a built commit and rollbacks against `docker run`.
 #   scripts/bench-deploy.sh [ROUNDS]      (default 10)
-# Then the latency from a status change to a subscribed WebSocket client (bench_live.py).
+# Then the latency from a status change to a subscribed WebSocket client (bench_live.py),
+# and git push -> serving and the test gate's cost (bench_gitflow.py).
 # Prints medians and p95s and the idle memory of both processes; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +39,8 @@ SLIPWAY_ADMIN_TOKEN=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import sec
 # millisecond: it measures deployments, not the per-token rate limit, so that is off.
 export SLIPWAY_RATE_LIMIT=0
 export SLIPWAY_ADMIN_TOKEN SLIPWAY_ALLOW_LOCAL_REPOS=true SLIPWAY_NETWORK=$network SLIPWAY_WORK_DIR=$run_dir/work PORT=$port RUST_LOG=warn
+# Pushed repositories, and where the worker fetches their commits from.
+export SLIPWAY_REPO_DIR=$run_dir/repos SLIPWAY_API_INTERNAL_URL=http://127.0.0.1:$port
 mkdir -p "$SLIPWAY_WORK_DIR"
 target/release/slipway-api >"$run_dir/api.log" 2>&1 &
 api_pid=$!
@@ -55,3 +58,6 @@ python3 scripts/bench_deploy.py --api "http://127.0.0.1:$port" --rounds "$rounds
 
 echo "==> live events: status change -> WebSocket client"
 (cd scripts && python3 bench_live.py --api "http://127.0.0.1:$port" --rounds "$rounds" --work "$run_dir")
+
+echo "==> git flow: git push -> serving, and a test-gated deploy against an ungated one"
+(cd scripts && python3 bench_gitflow.py --api "http://127.0.0.1:$port" --rounds "$rounds" --network "$network" --work "$run_dir")

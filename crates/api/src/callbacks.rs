@@ -187,6 +187,17 @@ async fn render(state: &AppState, delivery: &DeliveryRow) -> Result<String, Stri
                 .map_err(|e| format!("deployment {} cannot be read: {e}", delivery.subject_id))?;
             serde_json::to_string(&view).map_err(|e| e.to_string())
         }
+        callbacks::TEST_RUN_FINISHED => {
+            let run = slipway_store::test_runs::get_visible(
+                &state.pool,
+                slipway_store::owner::Owner::Any,
+                delivery.subject_id,
+            )
+            .await
+            .map_err(|e| format!("test run {} cannot be read: {e}", delivery.subject_id))?;
+            serde_json::to_string(&crate::views::test_runs::TestRunView::from(run))
+                .map_err(|e| e.to_string())
+        }
         other => Err(format!(
             "no payload was queued for event {other}, and the API cannot render one"
         )),

@@ -335,3 +335,87 @@ async fn deploy_over_the_socket_streams_statuses_lines_and_the_result(pool: PgPo
     worker_task.await.unwrap().unwrap();
     api.delete(&format!("/api/v1/apps/{app}")).await;
 }
+
+const FAILING_TESTS: &str = r#"
+[test]
+command = ["/bin/busybox", "sh", "-c", "echo testing-over-the-socket; exit 3"]
+"#;
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_test_command_over_the_socket_streams_its_lines_and_the_run_as_json(pool: PgPool) {
+    let config = config();
+    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
+    let work = tempfile::tempdir().unwrap();
+    let mut worker_config = config.clone();
+    worker_config.work_dir = work.path().to_path_buf();
+    let stop = CancellationToken::new();
+    let ctx = Context::new(pool.clone(), docker.clone(), worker_config).unwrap();
+    let worker = Worker::new(ctx, "ws-test-runs");
+    let worker_task = tokio::spawn({
+        let stop = stop.clone();
+        async move { worker.run(stop).await }
+    });
+    let addr = serve(&pool, config.clone()).await;
+    let (_, token) = user_with_token(&pool, false).await;
+    let api = ApiClient::with_token(router(AppState::new(pool.clone(), config)), &token);
+    let repo = TestRepo::with_files(slipway_testkit::web_app_files_with_spec(
+        "tested over the socket",
+        Some(FAILING_TESTS),
+    ));
+    let (app, _) = create_app(&api, &repo.url()).await;
+
+    let mut socket = connect(&addr, Some(("authorization", format!("Bearer {token}"))))
+        .await
+        .unwrap();
+    send(
+        &mut socket,
+        json!({"type": "test", "app": app, "ref": "main", "commit": "abcdef1"}),
+    )
+    .await;
+    let refused = next(&mut socket).await;
+    assert_eq!(refused["error"]["field"], "commit", "{refused}");
+    send(&mut socket, json!({"id": "t", "type": "test", "app": app})).await;
+    let accepted = next(&mut socket).await;
+    assert_eq!(accepted["type"], "accepted", "{accepted}");
+    assert_eq!(accepted["id"], "t", "{accepted}");
+    let id = accepted["test_run_id"].as_str().unwrap().to_owned();
+
+    let mut statuses = Vec::new();
+    let mut lines = Vec::new();
+    let result = loop {
+        let message = next(&mut socket).await;
+        match message["type"].as_str().unwrap() {
+            "status" => {
+                assert_eq!(message["test_run_id"], id.as_str(), "{message}");
+                statuses.push(message["status"].as_str().unwrap().to_owned());
+            }
+            "log" => {
+                assert_eq!(message["test_run_id"], id.as_str(), "{message}");
+                lines.push(message["line"].as_str().unwrap().to_owned());
+            }
+            "result" => break message,
+            other => panic!("unexpected {other}: {message}"),
+        }
+    };
+    let run = &result["test_run"];
+    assert_eq!(run["status"], "failed", "{result}");
+    assert_eq!(run["exit_code"], 3, "{result}");
+    let shown = api
+        .call_json("GET", &format!("/api/v1/test-runs/{id}"), None)
+        .await
+        .json;
+    assert_eq!(
+        run, &shown,
+        "the result is exactly GET /api/v1/test-runs/{{id}}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("testing-over-the-socket")),
+        "{lines:?}"
+    );
+    assert!(statuses.iter().any(|s| s == "running"), "{statuses:?}");
+    assert_eq!(statuses.last().map(String::as_str), Some("failed"));
+
+    stop.cancel();
+    worker_task.await.unwrap().unwrap();
+    api.delete(&format!("/api/v1/apps/{app}")).await;
+}

@@ -19,6 +19,10 @@ pub const CHANNEL: &str = "slipway_callbacks";
 /// superseded); queued by a trigger on `deployments`, whichever process moved it.
 pub const DEPLOYMENT_FINISHED: &str = "deployment.finished";
 
+/// Sent when a test run ends (passed, failed, error, cancelled), standalone or gating a
+/// deployment; queued by a trigger on `test_runs`.
+pub const TEST_RUN_FINISHED: &str = "test_run.finished";
+
 /// Queues `event` about `subject_id` for the app's callback_url, in the caller's
 /// transaction; `None` when the app has no callback_url. `payload` is the exact JSON
 /// to send; without one the API renders the subject's view at the first attempt (see

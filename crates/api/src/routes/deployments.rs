@@ -113,7 +113,7 @@ pub(crate) async fn detailed(
     let row = deployments::get_visible(pool, owner, id)
         .await
         .or_not_found("deployment")?;
-    Ok(detail(pool, row).await.or_not_found("deployment")?)
+    detail(pool, row).await.or_not_found("deployment")
 }
 
 /// The deployment as `GET /api/v1/deployments/{id}` shows it; callbacks send the same.

@@ -7,7 +7,7 @@ mod follow;
 mod health;
 mod metrics;
 mod processes;
-mod test_runs;
+pub(crate) mod test_runs;
 mod users;
 mod webhook;
 

@@ -29,11 +29,11 @@ const MAX_COMMAND: usize = 4096;
 pub struct CreateTestRun {
     /// Branch or tag to test; default: the app's branch.
     #[serde(rename = "ref")]
-    git_ref: Option<String>,
+    pub git_ref: Option<String>,
     /// A commit sha (7 to 40 hex digits) to test instead of a ref.
-    commit: Option<String>,
+    pub commit: Option<String>,
     /// Run this instead of the spec's `[test] command`; split the way a shell would.
-    command: Option<String>,
+    pub command: Option<String>,
 }
 
 /// `GET /api/v1/apps/{app}/test-runs`, newest first.
@@ -58,6 +58,23 @@ pub async fn create(
     Path(app): Path<String>,
     JsonBody(body): JsonBody<CreateTestRun>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let row = queue(&state, &caller, &app, body).await?;
+    let location = format!("/api/v1/test-runs/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(TestRunView::from(row)),
+    ))
+}
+
+/// Validates and queues a run for `caller`: the REST route and the WebSocket's `test`
+/// message alike.
+pub(crate) async fn queue(
+    state: &AppState,
+    caller: &slipway_store::users::Caller,
+    app: &str,
+    body: CreateTestRun,
+) -> Result<TestRunRow, ApiError> {
     let git_ref = match (body.git_ref, body.commit) {
         (Some(_), Some(_)) => {
             return Err(ApiError::invalid(
@@ -70,7 +87,7 @@ pub async fn create(
         (None, None) => None,
     };
     let command = body.command.map(|c| command(&c)).transpose()?;
-    let app = apps::find(&state.pool, caller.owner(), &app)
+    let app = apps::find(&state.pool, caller.owner(), app)
         .await
         .or_not_found("app")?;
     let git_ref = git_ref.or(app.branch);
@@ -85,12 +102,7 @@ pub async fn create(
         .await
         .or_not_found("app")?;
     tracing::info!(app = %app.name, test_run_id = %row.id, "test run queued");
-    let location = format!("/api/v1/test-runs/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(TestRunView::from(row)),
-    ))
+    Ok(row)
 }
 
 fn commit(raw: &str) -> Result<String, ApiError> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
-use slipway_core::DeploymentStatus;
+use slipway_core::{DeploymentStatus, TestRunStatus};
 use slipway_store::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::{OnceCell, broadcast};
@@ -39,18 +39,27 @@ pub enum Event {
         first_seq: i64,
         last_seq: i64,
     },
+    /// A test run was queued or changed status; `deployment` carries it (and its log).
+    TestRun {
+        test_run: Uuid,
+        deployment: Uuid,
+        app: Uuid,
+        status: TestRunStatus,
+    },
 }
 
 impl Event {
     pub fn app(&self) -> Uuid {
         match self {
-            Event::Status { app, .. } | Event::Log { app, .. } => *app,
+            Event::Status { app, .. } | Event::Log { app, .. } | Event::TestRun { app, .. } => *app,
         }
     }
 
     pub fn deployment(&self) -> Uuid {
         match self {
-            Event::Status { deployment, .. } | Event::Log { deployment, .. } => *deployment,
+            Event::Status { deployment, .. }
+            | Event::Log { deployment, .. }
+            | Event::TestRun { deployment, .. } => *deployment,
         }
     }
 }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 use super::feed::Event;
 use crate::error::OrNotFound;
+use crate::routes::test_runs::{self, CreateTestRun};
+use crate::views::test_runs::TestRunView;
 use crate::{ApiError, AppState};
 
 /// Lines fetched per query when a log notification names many.
@@ -32,6 +34,13 @@ enum Request {
         #[serde(rename = "ref")]
         git_ref: Option<String>,
     },
+    Test {
+        app: String,
+        #[serde(rename = "ref")]
+        git_ref: Option<String>,
+        commit: Option<String>,
+        command: Option<String>,
+    },
 }
 
 pub struct Session {
@@ -43,6 +52,8 @@ pub struct Session {
     started: HashMap<Uuid, String>,
     /// Last log seq sent, per deployment.
     cursors: HashMap<Uuid, i64>,
+    /// Test runs seen, by the deployment that carries them (its log is theirs).
+    test_runs: HashMap<Uuid, Uuid>,
 }
 
 impl Session {
@@ -53,6 +64,7 @@ impl Session {
             apps: HashMap::new(),
             started: HashMap::new(),
             cursors: HashMap::new(),
+            test_runs: HashMap::new(),
         }
     }
 
@@ -78,6 +90,19 @@ impl Session {
             Request::Subscribe { app } => self.subscribe(&app).await,
             Request::Unsubscribe { app } => Ok(self.unsubscribe(&app)),
             Request::Deploy { app, git_ref } => self.deploy(&app, git_ref.as_deref()).await,
+            Request::Test {
+                app,
+                git_ref,
+                commit,
+                command,
+            } => {
+                let body = CreateTestRun {
+                    git_ref,
+                    commit,
+                    command,
+                };
+                self.test(&app, body).await
+            }
         };
         match answer {
             Ok(mut accepted) => {
@@ -122,6 +147,16 @@ impl Session {
         Ok(json!({"app": app.name, "deployment_id": row.id, "status": row.status}))
     }
 
+    async fn test(&mut self, app: &str, body: CreateTestRun) -> Result<Value, ApiError> {
+        if let Some(limits) = &self.state.limits {
+            limits.check(self.caller.token_id)?;
+        }
+        let run = test_runs::queue(&self.state, &self.caller, app, body).await?;
+        self.started.insert(run.deployment_id, run.app_name.clone());
+        self.test_runs.insert(run.deployment_id, run.id);
+        Ok(json!({"app": run.app_name, "test_run_id": run.id, "status": run.status}))
+    }
+
     /// The app name an event is shown under, if this client follows it.
     fn follows(&self, event: &Event) -> Option<String> {
         self.started
@@ -137,6 +172,33 @@ impl Session {
             return Ok(Vec::new());
         };
         match *event {
+            // A standalone test run's carrier: its `test_run` events tell the story.
+            Event::Status { ref kind, .. } if kind == "test" => Ok(Vec::new()),
+            Event::TestRun {
+                test_run,
+                deployment,
+                status,
+                ..
+            } => {
+                self.test_runs.insert(deployment, test_run);
+                let mut out = vec![json!({
+                    "type": "status", "app": app, "test_run_id": test_run, "status": status,
+                })];
+                if status.is_finished() {
+                    let run = slipway_store::test_runs::get_visible(
+                        &self.state.pool,
+                        self.caller.owner(),
+                        test_run,
+                    )
+                    .await
+                    .or_not_found("test run")?;
+                    out.push(json!({
+                        "type": "result", "app": app, "test_run_id": test_run,
+                        "test_run": TestRunView::from(run),
+                    }));
+                }
+                Ok(out)
+            }
             Event::Status {
                 deployment, status, ..
             } => {
@@ -186,11 +248,16 @@ impl Session {
                 .or_not_found("deployment")?;
             let Some(last) = lines.last() else { break };
             after = last.seq;
+            let test_run = self.test_runs.get(&deployment).copied();
             out.extend(lines.into_iter().map(|l| {
-                json!({
+                let mut line = json!({
                     "type": "log", "app": app, "deployment_id": deployment,
                     "seq": l.seq, "at": l.at, "stream": l.stream, "line": l.line,
-                })
+                });
+                if let Some(id) = test_run {
+                    line["test_run_id"] = json!(id);
+                }
+                line
             }));
         }
         self.cursors.insert(deployment, after);

@@ -213,3 +213,52 @@ async fn an_unreachable_receiver_is_recorded_and_an_app_without_callback_url_get
     state.shutdown.cancel();
     delivering.await.unwrap();
 }
+
+#[sqlx::test(migrator = "slipway_store::MIGRATOR")]
+async fn a_finished_test_run_is_posted_as_the_api_shows_it_and_its_carrier_is_not(pool: PgPool) {
+    let (url, mut rx) = receiver().await;
+    let mut config = config(true);
+    config.callback_retry_base = Duration::from_millis(50);
+    let state = AppState::new(pool.clone(), config);
+    let api = ApiClient::as_admin(&pool, router(state.clone())).await;
+    let delivering = tokio::spawn(slipway_api::callbacks::run(state.clone()));
+    let created = api
+        .post(
+            "/api/v1/apps",
+            json!({"name": "tested", "repo_url": "https://github.com/Codertocat/Hello-World.git",
+                   "callback_url": url}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let run = api
+        .post("/api/v1/apps/tested/test-runs", json!({"command": "true"}))
+        .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text);
+    let run_id = run.json["id"].as_str().unwrap().to_owned();
+    let cancelled = api
+        .call("POST", &format!("/api/v1/test-runs/{run_id}/cancel"), None)
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
+
+    let first = next(&mut rx).await;
+    let retry = next(&mut rx).await;
+    for got in [&first, &retry] {
+        assert_eq!(header(got, "x-slipway-event"), "test_run.finished");
+    }
+    let sent: Value = serde_json::from_slice(&first.body).unwrap();
+    let shown = api.get(&format!("/api/v1/test-runs/{run_id}")).await;
+    assert_eq!(sent, shown.json, "the body is the run as the API shows it");
+    assert_eq!(sent["status"], "cancelled");
+    // The hidden deployment that carried the run finished too, but is not announced.
+    let list = api.get("/api/v1/apps/tested/callbacks").await;
+    let events: Vec<&Value> = list.json["callbacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["event"])
+        .collect();
+    assert_eq!(events, [&json!("test_run.finished")], "{}", list.text);
+
+    state.shutdown.cancel();
+    delivering.await.unwrap();
+}
