@@ -10,8 +10,6 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use slipway_api::{AppState, router};
 use slipway_core::Config;
-use slipway_docker::DockerClient;
-use slipway_engine::{Context, Worker};
 use slipway_store::PgPool;
 use slipway_store::logs::{self, NewLine};
 use slipway_testkit::{ApiClient, Reply, TestRepo, user_with_token, web_app_files};
@@ -20,8 +18,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+mod support;
+use support::{delete_and_stop, spawn_worker};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -277,20 +277,10 @@ async fn a_client_that_stops_reading_is_disconnected_with_a_reason(pool: PgPool)
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn deploy_over_the_socket_streams_statuses_lines_and_the_result(pool: PgPool) {
     let config = config();
-    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
-    let work = tempfile::tempdir().unwrap();
-    let mut worker_config = config.clone();
-    worker_config.work_dir = work.path().to_path_buf();
-    let stop = CancellationToken::new();
-    let ctx = Context::new(pool.clone(), docker.clone(), worker_config).unwrap();
-    let worker = Worker::new(ctx, "ws-test");
-    let worker_task = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(stop).await }
-    });
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "ws-test").await;
     let addr = serve(&pool, config.clone()).await;
     let (_, token) = user_with_token(&pool, false).await;
-    let api = ApiClient::with_token(router(AppState::new(pool.clone(), config)), &token);
+    let api = ApiClient::with_token(router(AppState::new(pool.clone(), config.clone())), &token);
     let repo = TestRepo::with_files(web_app_files("over the socket"));
     let (app, first) = create_app(&api, &repo.url()).await;
 
@@ -331,9 +321,7 @@ async fn deploy_over_the_socket_streams_statuses_lines_and_the_result(pool: PgPo
     assert_eq!(statuses.last().map(String::as_str), Some("running"));
     assert!(!lines.is_empty(), "no log lines streamed");
 
-    stop.cancel();
-    worker_task.await.unwrap().unwrap();
-    api.delete(&format!("/api/v1/apps/{app}")).await;
+    delete_and_stop(&api, &docker, &app, &config, stop, worker_task).await;
 }
 
 const FAILING_TESTS: &str = r#"
@@ -344,20 +332,10 @@ command = ["/bin/busybox", "sh", "-c", "echo testing-over-the-socket; exit 3"]
 #[sqlx::test(migrator = "slipway_store::MIGRATOR")]
 async fn a_test_command_over_the_socket_streams_its_lines_and_the_run_as_json(pool: PgPool) {
     let config = config();
-    let docker = slipway_testkit::docker(DockerClient::connect(None).await);
-    let work = tempfile::tempdir().unwrap();
-    let mut worker_config = config.clone();
-    worker_config.work_dir = work.path().to_path_buf();
-    let stop = CancellationToken::new();
-    let ctx = Context::new(pool.clone(), docker.clone(), worker_config).unwrap();
-    let worker = Worker::new(ctx, "ws-test-runs");
-    let worker_task = tokio::spawn({
-        let stop = stop.clone();
-        async move { worker.run(stop).await }
-    });
+    let (docker, _work, stop, worker_task) = spawn_worker(&pool, &config, "ws-test-runs").await;
     let addr = serve(&pool, config.clone()).await;
     let (_, token) = user_with_token(&pool, false).await;
-    let api = ApiClient::with_token(router(AppState::new(pool.clone(), config)), &token);
+    let api = ApiClient::with_token(router(AppState::new(pool.clone(), config.clone())), &token);
     let repo = TestRepo::with_files(slipway_testkit::web_app_files_with_spec(
         "tested over the socket",
         Some(FAILING_TESTS),
@@ -415,7 +393,5 @@ async fn a_test_command_over_the_socket_streams_its_lines_and_the_run_as_json(po
     assert!(statuses.iter().any(|s| s == "running"), "{statuses:?}");
     assert_eq!(statuses.last().map(String::as_str), Some("failed"));
 
-    stop.cancel();
-    worker_task.await.unwrap().unwrap();
-    api.delete(&format!("/api/v1/apps/{app}")).await;
+    delete_and_stop(&api, &docker, &app, &config, stop, worker_task).await;
 }
