@@ -80,14 +80,19 @@ pub fn stream(tar: Vec<u8>) -> impl Stream<Item = Result<Bytes, std::io::Error>>
     futures_util::stream::iter(chunks)
 }
 
+/// Each request's image is labelled with its own tag: tests build the same context at
+/// the same time, and identical images share one id, so one test removing its tag could
+/// delete the image another test's build is still exporting ("failed to get digest").
 pub fn build_request(tag: &str, labels: &[(&str, &str)]) -> BuildRequest {
+    let mut labels: HashMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    labels.insert("slipway.test-build".to_owned(), tag.to_owned());
     BuildRequest {
         tag: tag.to_owned(),
         dockerfile: "Dockerfile".to_owned(),
-        labels: labels
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+        labels,
         build_args: HashMap::new(),
         target: None,
         secrets: Default::default(),
