@@ -11,12 +11,15 @@ use uuid::Uuid;
 
 use super::out::Out;
 
+/// Without a live-event feed (or between its events) the database is read this often.
 const POLL: Duration = Duration::from_millis(250);
 /// Under the 20 s within which a quiet connection must show a sign of life.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const PAGE: i64 = 500;
-/// The worker writes a deployment's last lines just after its final status.
-const FINAL_LINES_GRACE: Duration = Duration::from_millis(500);
+/// The worker writes a deployment's last lines just after its final status, flushing
+/// every 50 ms: four flushes' worth is plenty, and every millisecond here is one the
+/// pusher waits for after the release already serves.
+const FINAL_LINES_GRACE: Duration = Duration::from_millis(200);
 
 /// How a followed deployment ended.
 pub struct End {
@@ -26,7 +29,9 @@ pub struct End {
     pub took: Duration,
 }
 
-pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
+/// `wake` (the API's live events) ends each wait as soon as the deployment changes,
+/// rather than at the next poll.
+pub async fn follow(pool: &PgPool, id: Uuid, mut wake: Option<Wake>, out: &mut Out) -> End {
     let started = tokio::time::Instant::now();
     let mut seen_events = 0usize;
     let mut after = 0i64;
@@ -103,7 +108,37 @@ pub async fn follow(pool: &PgPool, id: Uuid, out: &mut Out) -> End {
                 }
             }
         }
-        tokio::time::sleep(POLL).await;
+        wait(&mut wake, id, finished_at.is_some()).await;
+    }
+}
+
+pub type Wake = tokio::sync::broadcast::Receiver<std::sync::Arc<crate::ws::feed::Event>>;
+
+/// Until the next poll, or until the feed says something happened to this deployment
+/// (during the final grace period, only the poll: the lines it waits for may come in
+/// several batches).
+async fn wait(wake: &mut Option<Wake>, id: Uuid, finishing: bool) {
+    let poll = if finishing { FINAL_LINES_GRACE } else { POLL };
+    let Some(events) = wake.as_mut().filter(|_| !finishing) else {
+        tokio::time::sleep(poll).await;
+        return;
+    };
+    let changed = async {
+        loop {
+            match events.recv().await {
+                Ok(event) if event.deployment() == id => return,
+                Ok(_) => {}
+                // Behind: read the database now, which has everything.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    std::future::pending::<()>().await
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = tokio::time::sleep(poll) => {}
+        () = changed => {}
     }
 }
 

@@ -169,7 +169,15 @@ impl Push {
                 .await;
             return Ok(());
         }
-        let end = crate::git::follow::follow(&self.state.pool, deployment.id, &mut self.out).await;
+        // Without the feed (the database refused LISTEN) the follower polls instead.
+        let wake = self
+            .state
+            .live
+            .subscribe(&self.state.pool, &self.state.shutdown)
+            .await
+            .ok();
+        let end =
+            crate::git::follow::follow(&self.state.pool, deployment.id, wake, &mut self.out).await;
         match end.status {
             DeploymentStatus::Running => {
                 move_branch(current).await?;
