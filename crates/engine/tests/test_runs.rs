@@ -285,9 +285,8 @@ async fn a_standalone_run_releases_nothing_reuses_the_image_and_can_be_cancelled
         log.contains("no clone, no build") && log.contains("spec tests pass"),
         "{log}"
     );
-    let carrier = deployments::get(&env.pool, run.deployment_id)
-        .await
-        .unwrap();
+    // The run's outcome is recorded when the command exits; its carrier ends a moment later.
+    let carrier = env.wait_finished(run.deployment_id).await;
     assert_eq!(carrier.status, DeploymentStatus::Tested);
 
     // A command of its own that fails: failed, and the release is untouched.
