@@ -44,11 +44,11 @@ async fn serve(pool: &PgPool, config: Config) -> String {
     addr.to_string()
 }
 
-async fn connect(addr: &str, header: Option<(&str, String)>) -> Result<Socket, tungstenite::Error> {
+async fn connect(addr: &str, headers: &[(&str, String)]) -> Result<Socket, tungstenite::Error> {
     let mut request = format!("ws://{addr}/api/v1/ws")
         .into_client_request()
         .unwrap();
-    if let Some((name, value)) = header {
+    for (name, value) in headers {
         request.headers_mut().insert(
             axum::http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
             value.parse().unwrap(),
@@ -108,41 +108,27 @@ async fn refuses_strangers_answers_bad_messages_and_streams_what_was_subscribed(
     let (strangers_app, _) = create_app(&stranger_api, "https://example.com/c/d.git").await;
 
     // No token: refused at the handshake.
-    match connect(&addr, None).await {
+    match connect(&addr, &[]).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
         other => panic!("expected a 401, got {other:?}"),
     }
     // The dashboard's cookie from another site's page: refused (cross-site hijacking).
     let cookie = format!("slipway_token={token}");
-    let mut request = format!("ws://{addr}/api/v1/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", "https://evil.example".parse().unwrap());
-    match tokio_tungstenite::connect_async(request).await {
+    let from_evil = [
+        ("cookie", cookie.clone()),
+        ("origin", "https://evil.example".to_owned()),
+    ];
+    match connect(&addr, &from_evil).await {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
         other => panic!("expected a 403, got {other:?}"),
     }
     // The same cookie from the server's own page is fine.
-    let own_origin = format!("http://{addr}");
-    let mut request = format!("ws://{addr}/api/v1/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("origin", own_origin.parse().unwrap());
-    let (mut by_cookie, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let from_own_page = [("cookie", cookie), ("origin", format!("http://{addr}"))];
+    let mut by_cookie = connect(&addr, &from_own_page).await.unwrap();
     send(&mut by_cookie, json!({"type": "subscribe", "app": app})).await;
     assert_eq!(next(&mut by_cookie).await["type"], "accepted");
 
-    let mut socket = connect(&addr, Some(("authorization", format!("Bearer {token}"))))
+    let mut socket = connect(&addr, &[("authorization", format!("Bearer {token}"))])
         .await
         .unwrap();
     socket.send(Message::Text("not json".into())).await.unwrap();
@@ -241,7 +227,7 @@ async fn a_client_that_stops_reading_is_disconnected_with_a_reason(pool: PgPool)
     let (_, token) = user_with_token(&pool, false).await;
     let api = ApiClient::with_token(router(AppState::new(pool.clone(), config)), &token);
     let (app, deployment) = create_app(&api, "https://example.com/a/b.git").await;
-    let mut socket = connect(&addr, Some(("authorization", format!("Bearer {token}"))))
+    let mut socket = connect(&addr, &[("authorization", format!("Bearer {token}"))])
         .await
         .unwrap();
     send(&mut socket, json!({"type": "subscribe", "app": app})).await;
@@ -284,7 +270,7 @@ async fn deploy_over_the_socket_streams_statuses_lines_and_the_result(pool: PgPo
     let repo = TestRepo::with_files(web_app_files("over the socket"));
     let (app, first) = create_app(&api, &repo.url()).await;
 
-    let mut socket = connect(&addr, Some(("authorization", format!("Bearer {token}"))))
+    let mut socket = connect(&addr, &[("authorization", format!("Bearer {token}"))])
         .await
         .unwrap();
     send(&mut socket, json!({"id": 9, "type": "deploy", "app": app})).await;
@@ -342,7 +328,7 @@ async fn a_test_command_over_the_socket_streams_its_lines_and_the_run_as_json(po
     ));
     let (app, _) = create_app(&api, &repo.url()).await;
 
-    let mut socket = connect(&addr, Some(("authorization", format!("Bearer {token}"))))
+    let mut socket = connect(&addr, &[("authorization", format!("Bearer {token}"))])
         .await
         .unwrap();
     send(

@@ -43,8 +43,25 @@ pub async fn create(
     Path(app): Path<String>,
     JsonBody(body): JsonBody<CreateDeployment>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let git_ref = body.git_ref.map(|r| GitRef::parse("ref", &r)).transpose()?;
-    let app = apps::find(&state.pool, caller.owner(), &app)
+    let row = queue(&state, &caller, &app, body.git_ref.as_deref()).await?;
+    let location = format!("/api/v1/deployments/{}", row.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(DeploymentView::summary(row)),
+    ))
+}
+
+/// Validates and queues a deployment of `git_ref` (default: the app's branch) for
+/// `caller`: the REST route and the WebSocket's `deploy` message alike.
+pub(crate) async fn queue(
+    state: &AppState,
+    caller: &slipway_store::users::Caller,
+    app: &str,
+    git_ref: Option<&str>,
+) -> Result<slipway_store::deployments::DeploymentRow, ApiError> {
+    let git_ref = git_ref.map(|r| GitRef::parse("ref", r)).transpose()?;
+    let app = apps::find(&state.pool, caller.owner(), app)
         .await
         .or_not_found("app")?;
     let git_ref = git_ref.map(|r| r.as_str().to_owned()).or(app.branch);
@@ -52,12 +69,7 @@ pub async fn create(
         .await
         .or_not_found("app")?;
     tracing::info!(app = %app.name, deployment_id = %row.id, "deployment queued");
-    let location = format!("/api/v1/deployments/{}", row.id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(DeploymentView::summary(row)),
-    ))
+    Ok(row)
 }
 
 /// The app's deployments, newest first, a page at a time.

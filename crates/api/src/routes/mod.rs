@@ -2,7 +2,7 @@ mod app_logs;
 mod apps;
 mod callbacks;
 mod config;
-mod deployments;
+pub(crate) mod deployments;
 mod follow;
 mod health;
 mod metrics;

@@ -36,10 +36,9 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn connect(
     State(state): State<AppState>,
     Auth(caller): Auth,
-    same_site: SameSite,
+    _: SameSite,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let SameSite = same_site;
     let receiver = state
         .live
         .subscribe(&state.pool, &state.shutdown)

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use slipway_core::GitRef;
 use slipway_store::users::Caller;
-use slipway_store::{apps, deployments, logs};
+use slipway_store::{apps, logs};
 use uuid::Uuid;
 
 use super::feed::Event;
 use crate::error::OrNotFound;
+use crate::routes::deployments;
 use crate::routes::test_runs::{self, CreateTestRun};
 use crate::views::test_runs::TestRunView;
 use crate::{ApiError, AppState};
@@ -130,27 +130,24 @@ impl Session {
         json!({"app": app})
     }
 
-    async fn deploy(&mut self, app: &str, git_ref: Option<&str>) -> Result<Value, ApiError> {
-        if let Some(limits) = &self.state.limits {
-            limits.check(self.caller.token_id)?;
+    /// Commands start work, so they count against the token's rate as REST calls do
+    /// (the middleware only sees the one upgrade request).
+    fn rate_limited(&self) -> Result<(), ApiError> {
+        match &self.state.limits {
+            Some(limits) => limits.check(self.caller.token_id),
+            None => Ok(()),
         }
-        let git_ref = git_ref.map(|r| GitRef::parse("ref", r)).transpose()?;
-        let app = apps::find(&self.state.pool, self.caller.owner(), app)
-            .await
-            .or_not_found("app")?;
-        let git_ref = git_ref.map(|r| r.as_str().to_owned()).or(app.branch);
-        let row = deployments::create(&self.state.pool, app.id, git_ref.as_deref())
-            .await
-            .or_not_found("app")?;
-        tracing::info!(app = %app.name, deployment_id = %row.id, "deployment queued over WebSocket");
-        self.started.insert(row.id, app.name.clone());
-        Ok(json!({"app": app.name, "deployment_id": row.id, "status": row.status}))
+    }
+
+    async fn deploy(&mut self, app: &str, git_ref: Option<&str>) -> Result<Value, ApiError> {
+        self.rate_limited()?;
+        let row = deployments::queue(&self.state, &self.caller, app, git_ref).await?;
+        self.started.insert(row.id, row.app_name.clone());
+        Ok(json!({"app": row.app_name, "deployment_id": row.id, "status": row.status}))
     }
 
     async fn test(&mut self, app: &str, body: CreateTestRun) -> Result<Value, ApiError> {
-        if let Some(limits) = &self.state.limits {
-            limits.check(self.caller.token_id)?;
-        }
+        self.rate_limited()?;
         let run = test_runs::queue(&self.state, &self.caller, app, body).await?;
         self.started.insert(run.deployment_id, run.app_name.clone());
         self.test_runs.insert(run.deployment_id, run.id);
